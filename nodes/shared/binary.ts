@@ -1,0 +1,198 @@
+import { createHash } from 'crypto';
+import type FormData from 'form-data';
+import type { IBinaryData, IExecuteFunctions } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import { isRawPcmMimeType, SNIFF_BYTES, sniffFormat, wrapPcmAsWav } from './audio';
+
+export const DEFAULT_MAX_FILE_SIZE_MB = 100;
+
+/** Where an audio input comes from: the node parameter naming an input binary field. */
+export interface AudioInputSpec {
+	/** Display name of the parameter, used in error messages. */
+	parameterLabel: string;
+	/** The binary field name the parameter holds. */
+	field: string;
+	maxBytes: number;
+}
+
+/**
+ * An input binary checked to be non-empty, within size and audio. Id-backed binaries (n8n's
+ * filesystem, database and S3 modes) are not read here: they are streamed when the request is sent.
+ */
+export interface AudioInput {
+	spec: AudioInputSpec;
+	binary: IBinaryData;
+	fileName: string;
+	/** The audio MIME type sent with the part. */
+	mimeType: string;
+	size: number;
+	/** Present for in-memory binaries (and raw PCM, which is wrapped as WAV). */
+	buffer?: Buffer;
+}
+
+/** Finds, checks and describes one audio input of one item, before any request is sent. */
+export async function readAudioInput(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	spec: AudioInputSpec,
+): Promise<AudioInput> {
+	const binary = findBinary.call(this, itemIndex, spec);
+	const node = this.getNode();
+	const fail = (message: string, description?: string) =>
+		new NodeOperationError(node, `${message} [item ${itemIndex}]`, { itemIndex, description });
+
+	let buffer: Buffer | undefined;
+	let size: number;
+	if (binary.id) {
+		size = (await this.helpers.getBinaryMetadata(binary.id)).fileSize;
+	} else {
+		buffer = await this.helpers.getBinaryDataBuffer(itemIndex, binary);
+		size = buffer.length;
+	}
+	const label = `"${spec.parameterLabel}" (binary field "${spec.field}")`;
+	if (size === 0) {
+		throw fail(`The file in ${label} is empty`, 'Pass a recording with audio in it.');
+	}
+	if (size > spec.maxBytes) {
+		throw fail(
+			`The file in ${label} is ${formatMb(size)} MB, over the ${formatMb(spec.maxBytes)} MB limit`,
+			'Raise the Max File Size option, or use a shorter or more compressed recording.',
+		);
+	}
+
+	const declared = (binary.mimeType ?? '').toLowerCase();
+	if (isRawPcmMimeType(declared)) {
+		// Headerless PCM (a preview fetched with an HTTP Request node, say) gets a WAV header:
+		// an upload needs a container the server can recognise.
+		const pcm = buffer ?? (await this.helpers.getBinaryDataBuffer(itemIndex, binary));
+		const wav = wrapPcmAsWav(pcm, {
+			sampleRate: Number(/rate=(\d+)/.exec(declared)?.[1] ?? 24000),
+			channels: Number(/channels=(\d+)/.exec(declared)?.[1] ?? 1),
+			bitsPerSample: 16,
+		});
+		return {
+			spec,
+			binary,
+			fileName: withExtension(binary.fileName ?? spec.field, 'wav'),
+			mimeType: 'audio/wav',
+			size: wav.length,
+			buffer: wav,
+		};
+	}
+
+	const head = buffer
+		? buffer.subarray(0, SNIFF_BYTES)
+		: await readHead.call(this, binary.id as string);
+	const sniffed = sniffFormat(head);
+	const declaredAudio = declared.startsWith('audio/') || declared.startsWith('video/webm');
+	if (sniffed && !sniffed.audio) {
+		throw fail(
+			`The file in ${label} is not audio: its content is ${sniffed.format.toUpperCase()}`,
+			'Pass an audio recording (WAV, MP3, OGG, FLAC, M4A, WEBM).',
+		);
+	}
+	if (!sniffed && !declaredAudio) {
+		throw fail(
+			`The file in ${label} is not audio (MIME type ${declared || 'unknown'})`,
+			'Pass an audio recording (WAV, MP3, OGG, FLAC, M4A, WEBM).',
+		);
+	}
+	const mimeType = declaredAudio ? declared.split(';')[0].trim() : (sniffed?.mimeType ?? declared);
+	return {
+		spec,
+		binary,
+		fileName: binary.fileName ?? `${spec.field}.${sniffed?.format ?? 'audio'}`,
+		mimeType,
+		size,
+		buffer,
+	};
+}
+
+/** Looks the field up on the item; the message lists the fields the item does have. */
+function findBinary(this: IExecuteFunctions, itemIndex: number, spec: AudioInputSpec): IBinaryData {
+	const item = this.getInputData()[itemIndex];
+	const field = spec.field.trim();
+	const direct = item?.binary?.[field];
+	if (direct) return direct;
+	try {
+		// Handles the "combined" binary mode, where the field is a path into the item's JSON.
+		return this.helpers.assertBinaryData(itemIndex, field);
+	} catch {
+		const available = Object.keys(item?.binary ?? {});
+		const holdsJson = item?.json !== undefined && field in item.json;
+		const reason = field
+			? holdsJson
+				? `"${field}" holds JSON data, not a binary file`
+				: `the input item has no binary field "${field}"`
+			: 'no binary field name is set';
+		const found = available.length
+			? `binary fields on this item: ${available.join(', ')}`
+			: 'this item has no binary fields';
+		throw new NodeOperationError(
+			this.getNode(),
+			`Parameter "${spec.parameterLabel}": ${reason}; ${found} [item ${itemIndex}]`,
+			{
+				itemIndex,
+				description: `Set "${spec.parameterLabel}" to the name of the input binary field that holds the audio file.`,
+			},
+		);
+	}
+}
+
+async function readHead(this: IExecuteFunctions, binaryId: string): Promise<Buffer> {
+	const stream = await this.helpers.getBinaryStream(binaryId, SNIFF_BYTES);
+	try {
+		for await (const chunk of stream) {
+			return (chunk as Buffer).subarray(0, SNIFF_BYTES);
+		}
+		return Buffer.alloc(0);
+	} finally {
+		stream.destroy();
+	}
+}
+
+/** Adds a file part: id-backed binaries are streamed with a known length, others sent from memory. */
+export async function appendAudioPart(
+	this: IExecuteFunctions,
+	form: FormData,
+	partName: string,
+	input: AudioInput,
+): Promise<void> {
+	const options = { filename: input.fileName, contentType: input.mimeType, knownLength: input.size };
+	if (input.buffer) {
+		form.append(partName, input.buffer, options);
+		return;
+	}
+	const stream = await this.helpers.getBinaryStream(input.binary.id as string);
+	form.append(partName, stream, options);
+}
+
+/** True when both inputs hold the same bytes. Only equal-sized files are hashed. */
+export async function haveSameContent(
+	this: IExecuteFunctions,
+	a: AudioInput,
+	b: AudioInput,
+): Promise<boolean> {
+	if (a.binary.id && a.binary.id === b.binary.id) return true;
+	if (a.size !== b.size) return false;
+	const [hashA, hashB] = await Promise.all([sha256.call(this, a), sha256.call(this, b)]);
+	return hashA === hashB;
+}
+
+async function sha256(this: IExecuteFunctions, input: AudioInput): Promise<string> {
+	const hash = createHash('sha256');
+	if (input.buffer) return hash.update(input.buffer).digest('hex');
+	const stream = await this.helpers.getBinaryStream(input.binary.id as string);
+	for await (const chunk of stream) hash.update(chunk as Buffer);
+	return hash.digest('hex');
+}
+
+function withExtension(fileName: string, extension: string): string {
+	const base = fileName.replace(/\.[A-Za-z0-9]{1,5}$/, '');
+	return `${base}.${extension}`;
+}
+
+function formatMb(bytes: number): string {
+	return (bytes / (1024 * 1024)).toFixed(bytes < 1024 * 1024 ? 3 : 1);
+}

@@ -1,0 +1,75 @@
+import type { INodeProperties, INodePropertyOptions } from 'n8n-workflow';
+
+import { DEFAULT_MAX_FILE_SIZE_MB } from './binary';
+import { DEFAULT_TIMEOUT_SECONDS } from './transport';
+
+/** Model picker filled from GET /models; an expression or a typed ID also works. */
+export function modelProperty(name: string, extra: Partial<INodeProperties> = {}): INodeProperties {
+	return {
+		displayName: 'Model Name or ID',
+		name,
+		type: 'options',
+		typeOptions: { loadOptionsMethod: 'getModels' },
+		default: 'faseeh-v1-preview',
+		required: true,
+		description:
+			'The Faseeh model. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+		...extra,
+	};
+}
+
+export function stabilityProperty(extra: Partial<INodeProperties> = {}): INodeProperties {
+	return {
+		displayName: 'Stability',
+		name: 'stability',
+		type: 'number',
+		typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 2, numberStepSize: 0.05 },
+		default: 0.5,
+		description: 'Voice stability from 0 to 1. Higher values give more consistent delivery.',
+		...extra,
+	};
+}
+
+export const timeoutOption: INodeProperties = {
+	displayName: 'Timeout',
+	name: 'timeout',
+	type: 'number',
+	typeOptions: { minValue: 1 },
+	default: DEFAULT_TIMEOUT_SECONDS,
+	description: 'Seconds to wait for Faseeh to answer before the request fails',
+};
+
+export const maxFileSizeOption: INodeProperties = {
+	displayName: 'Max File Size (MB)',
+	name: 'maxFileSizeMb',
+	type: 'number',
+	typeOptions: { minValue: 0.001 },
+	default: DEFAULT_MAX_FILE_SIZE_MB,
+	description: 'Larger input files are refused before anything is uploaded',
+};
+
+export const LANGUAGE_OPTIONS: INodePropertyOptions[] = [
+	{ name: 'Arabic', value: 'ar' },
+	{ name: 'English', value: 'en' },
+	{ name: 'French', value: 'fr' },
+	{ name: 'German', value: 'de' },
+	{ name: 'Hindi', value: 'hi' },
+	{ name: 'Persian', value: 'fa' },
+	{ name: 'Spanish', value: 'es' },
+	{ name: 'Turkish', value: 'tr' },
+	{ name: 'Urdu', value: 'ur' },
+];
+
+export const DIALECT_OPTIONS: INodePropertyOptions[] = [
+	{ name: 'Emirati', value: 'emirati' },
+	{ name: 'Fusha (Modern Standard Arabic)', value: 'fusha' },
+	{ name: 'Hijazi', value: 'hijazi' },
+	{ name: 'Iraqi', value: 'iraqi' },
+	{ name: 'Khaleeji (Gulf)', value: 'khaleeji' },
+	{ name: 'Levantine', value: 'levantine' },
+	{ name: 'Maghrebi', value: 'maghrebi' },
+	{ name: 'Masri (Egyptian)', value: 'masri' },
+	{ name: 'Najdi', value: 'najdi' },
+	{ name: 'Sudani', value: 'sudani' },
+	{ name: 'Yemeni', value: 'yemeni' },
+];

@@ -1,0 +1,80 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, JsonObject } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+
+export type ItemOperation = (itemIndex: number) => Promise<INodeExecutionData[]>;
+
+/**
+ * Runs `operation` for every input item with at most `concurrency` items in flight, and returns
+ * the outputs in input order with `pairedItem` set. Items are started one by one, so a batch never
+ * reads all its files up front. With "continue on fail" a failed item yields an error item and the
+ * others go on; otherwise no item is started after a failure and the lowest failed item's error
+ * is thrown.
+ */
+export async function runForEachItem(
+	this: IExecuteFunctions,
+	operation: ItemOperation,
+	concurrency = 1,
+): Promise<INodeExecutionData[]> {
+	const itemCount = this.getInputData().length;
+	const results: INodeExecutionData[][] = new Array(itemCount);
+	const continueOnFail = this.continueOnFail();
+	const cancelSignal = this.getExecutionCancelSignal?.();
+	let nextItem = 0;
+	const failures: Array<{ itemIndex: number; error: unknown }> = [];
+
+	const worker = async () => {
+		while (failures.length === 0 && !cancelSignal?.aborted && nextItem < itemCount) {
+			const itemIndex = nextItem++;
+			try {
+				const output = await operation(itemIndex);
+				results[itemIndex] = output.map((data) => ({ ...data, pairedItem: { item: itemIndex } }));
+			} catch (error) {
+				if (continueOnFail) {
+					results[itemIndex] = [{ json: errorJson(error), pairedItem: { item: itemIndex } }];
+				} else {
+					failures.push({ itemIndex, error });
+				}
+			}
+		}
+	};
+	const workers = Math.max(1, Math.min(Math.floor(concurrency) || 1, itemCount));
+	await Promise.all(Array.from({ length: workers }, worker));
+
+	if (failures.length > 0) {
+		const first = failures.reduce((a, b) => (b.itemIndex < a.itemIndex ? b : a));
+		throw withItemIndex(this, first.error, first.itemIndex);
+	}
+	if (cancelSignal?.aborted) {
+		throw new NodeOperationError(this.getNode(), 'The execution was cancelled');
+	}
+	return results.flat();
+}
+
+/** The JSON of an error item under "continue on fail": message, details and Faseeh's codes. */
+export function errorJson(error: unknown): IDataObject {
+	if (error instanceof NodeApiError) {
+		return {
+			error: error.message,
+			description: error.description ?? undefined,
+			httpCode: error.httpCode ?? (error.context.httpCode as string | undefined) ?? null,
+			errorCode: (error.context.errorCode as string | number | null | undefined) ?? null,
+		};
+	}
+	if (error instanceof NodeOperationError) {
+		return { error: error.message, description: error.description ?? undefined };
+	}
+	return { error: error instanceof Error ? error.message : String(error) };
+}
+
+/** n8n's error constructors return an existing instance unchanged, so set the index on it. */
+function withItemIndex(
+	context: IExecuteFunctions,
+	error: unknown,
+	itemIndex: number,
+): NodeApiError | NodeOperationError {
+	if (error instanceof NodeApiError || error instanceof NodeOperationError) {
+		error.context.itemIndex ??= itemIndex;
+		return error;
+	}
+	return new NodeOperationError(context.getNode(), error as JsonObject, { itemIndex });
+}

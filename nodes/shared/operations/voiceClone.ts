@@ -1,0 +1,165 @@
+import FormData from 'form-data';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, JsonObject } from 'n8n-workflow';
+import { NodeApiError } from 'n8n-workflow';
+
+import { appendAudioPart, DEFAULT_MAX_FILE_SIZE_MB, haveSameContent, readAudioInput } from '../binary';
+import type { AudioInput } from '../binary';
+import { API_PATHS, DEFAULT_TIMEOUT_SECONDS, faseehJson } from '../transport';
+import { ParameterValidator } from '../validate';
+
+export const MAX_VOICE_NAME_LENGTH = 200;
+
+/** The clone request's fields, validated; optional ones are absent when not set. */
+export interface CloneFields {
+	text: string;
+	stability: number;
+	name: string;
+	model: string;
+	description?: string;
+	gender?: string;
+	age?: string;
+	languages?: string;
+	dialects?: string;
+	avatarUrl?: string;
+}
+
+/** Reads and checks the text parameters of the clone request for one item. */
+export function readCloneFields(this: IExecuteFunctions, itemIndex: number): CloneFields {
+	const check = new ParameterValidator(this.getNode(), itemIndex);
+	const additional = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
+	const fields: CloneFields = {
+		text: check.requiredText('Text', this.getNodeParameter('text', itemIndex)),
+		stability: check.numberInRange('Stability', this.getNodeParameter('stability', itemIndex), 0, 1),
+		name: check.requiredText('Name', this.getNodeParameter('name', itemIndex), MAX_VOICE_NAME_LENGTH).trim(),
+		model: check.requiredText('Model Name or ID', this.getNodeParameter('model', itemIndex)).trim(),
+	};
+	if (typeof additional.description === 'string' && additional.description.trim() !== '') {
+		fields.description = additional.description;
+	}
+	for (const key of ['gender', 'age'] as const) {
+		const value = additional[key];
+		if (value !== undefined && String(value).trim() !== '') fields[key] = String(value).trim();
+	}
+	const languages = check.list('Languages', additional.languages);
+	if (languages) fields.languages = languages;
+	const dialects = check.list('Dialects', additional.dialects);
+	if (dialects) fields.dialects = dialects;
+	if (additional.avatarUrl !== undefined && String(additional.avatarUrl).trim() !== '') {
+		fields.avatarUrl = check.httpUrl('Avatar URL', additional.avatarUrl);
+	}
+	return fields;
+}
+
+/** Reads the two binary inputs named by the node's parameters and checks them. */
+export async function readCloneAudio(
+	this: IExecuteFunctions,
+	itemIndex: number,
+): Promise<{ voice: AudioInput; reference: AudioInput }> {
+	const maxBytes = maxFileBytes.call(this, itemIndex);
+	const voice = await readAudioInput.call(this, itemIndex, {
+		parameterLabel: 'Voice File Field',
+		field: String(this.getNodeParameter('voiceBinaryPropertyName', itemIndex)),
+		maxBytes,
+	});
+	const reference = await readReferenceAudio.call(this, itemIndex, maxBytes);
+	if (await haveSameContent.call(this, voice, reference)) {
+		throw new ParameterValidator(this.getNode(), itemIndex).fail(
+			'Voice File Field',
+			`and "Reference Audio Field" hold the same file ("${voice.spec.field}" and "${reference.spec.field}")`,
+			'The voice file must be the preview Faseeh generated; the reference audio is the original recording.',
+		);
+	}
+	return { voice, reference };
+}
+
+export async function readReferenceAudio(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	maxBytes = maxFileBytes.call(this, itemIndex),
+): Promise<AudioInput> {
+	return await readAudioInput.call(this, itemIndex, {
+		parameterLabel: 'Reference Audio Field',
+		field: String(this.getNodeParameter('referenceBinaryPropertyName', itemIndex)),
+		maxBytes,
+	});
+}
+
+export function maxFileBytes(this: IExecuteFunctions, itemIndex: number): number {
+	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const check = new ParameterValidator(this.getNode(), itemIndex);
+	const megabytes = check.numberInRange(
+		'Max File Size (MB)',
+		options.maxFileSizeMb ?? DEFAULT_MAX_FILE_SIZE_MB,
+		0.001,
+		Number.MAX_SAFE_INTEGER,
+	);
+	return Math.floor(megabytes * 1024 * 1024);
+}
+
+/** Sends POST /voices/clone with exactly the documented parts and returns the created voice. */
+export async function sendCloneRequest(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	fields: CloneFields,
+	voice: AudioInput,
+	reference: AudioInput,
+	timeoutSeconds?: number,
+): Promise<IDataObject> {
+	const form = new FormData();
+	await appendAudioPart.call(this, form, 'voice_file', voice);
+	await appendAudioPart.call(this, form, 'reference_audio_file', reference);
+	form.append('text', fields.text);
+	form.append('stability', String(fields.stability));
+	form.append('name', fields.name);
+	form.append('model', fields.model);
+	const optional: Array<[string, string | undefined]> = [
+		['description', fields.description],
+		['gender', fields.gender],
+		['age', fields.age],
+		['languages', fields.languages],
+		['dialects', fields.dialects],
+		['avatar_url', fields.avatarUrl],
+	];
+	for (const [part, value] of optional) {
+		if (value !== undefined) form.append(part, value);
+	}
+
+	const voiceJson = await faseehJson.call(this, {
+		method: 'POST',
+		path: API_PATHS.voiceClone,
+		body: form,
+		timeoutSeconds,
+		itemIndex,
+	});
+	if (
+		typeof voiceJson !== 'object' ||
+		voiceJson === null ||
+		Array.isArray(voiceJson) ||
+		typeof (voiceJson as IDataObject).voice_id !== 'string'
+	) {
+		const message = 'Faseeh answered the clone request without a voice_id';
+		throw new NodeApiError(this.getNode(), { errorMessage: message } as JsonObject, {
+			message,
+			description: 'The answer did not contain the created voice. Check the voice list before retrying.',
+			itemIndex,
+		});
+	}
+	return voiceJson as IDataObject;
+}
+
+/** One item of the Faseeh Voice Clone node: two binaries and the fields in, the voice JSON out. */
+export async function cloneVoiceFromBinaries(
+	this: IExecuteFunctions,
+	itemIndex: number,
+): Promise<INodeExecutionData[]> {
+	const fields = readCloneFields.call(this, itemIndex);
+	const { voice, reference } = await readCloneAudio.call(this, itemIndex);
+	const voiceJson = await sendCloneRequest.call(this, itemIndex, fields, voice, reference, timeoutSeconds.call(this, itemIndex));
+	return [{ json: voiceJson }];
+}
+
+export function timeoutSeconds(this: IExecuteFunctions, itemIndex: number): number {
+	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	if (options.timeout === undefined) return DEFAULT_TIMEOUT_SECONDS;
+	return new ParameterValidator(this.getNode(), itemIndex).numberInRange('Timeout', options.timeout, 1, 86400);
+}

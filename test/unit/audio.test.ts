@@ -1,0 +1,91 @@
+import { isRawPcmMimeType, sniffFormat, wrapPcmAsWav } from '../../nodes/shared/audio';
+
+/** Parses a canonical 44-byte WAV header back, independently of the writer. */
+function parseWav(wav: Buffer) {
+	return {
+		riff: wav.toString('latin1', 0, 4),
+		riffSize: wav.readUInt32LE(4),
+		wave: wav.toString('latin1', 8, 12),
+		fmt: wav.toString('latin1', 12, 16),
+		fmtSize: wav.readUInt32LE(16),
+		audioFormat: wav.readUInt16LE(20),
+		channels: wav.readUInt16LE(22),
+		sampleRate: wav.readUInt32LE(24),
+		byteRate: wav.readUInt32LE(28),
+		blockAlign: wav.readUInt16LE(32),
+		bitsPerSample: wav.readUInt16LE(34),
+		dataTag: wav.toString('latin1', 36, 40),
+		dataSize: wav.readUInt32LE(40),
+		data: wav.subarray(44),
+	};
+}
+
+describe('wrapPcmAsWav', () => {
+	it('writes a header whose sizes, rate, channels and bits read back', () => {
+		const pcm = Buffer.alloc(48000 * 2);
+		for (let i = 0; i < pcm.length / 2; i++) pcm.writeInt16LE(Math.round(Math.sin(i / 10) * 8000), i * 2);
+		const wav = wrapPcmAsWav(pcm);
+		const header = parseWav(wav);
+		expect(header).toMatchObject({
+			riff: 'RIFF',
+			riffSize: wav.length - 8,
+			wave: 'WAVE',
+			fmt: 'fmt ',
+			fmtSize: 16,
+			audioFormat: 1,
+			channels: 1,
+			sampleRate: 24000,
+			byteRate: 48000,
+			blockAlign: 2,
+			bitsPerSample: 16,
+			dataTag: 'data',
+			dataSize: pcm.length,
+		});
+		expect(header.data.equals(pcm)).toBe(true);
+	});
+
+	it('drops a trailing half sample so frames stay aligned', () => {
+		const wav = wrapPcmAsWav(Buffer.from([1, 2, 3, 4, 5]));
+		expect(parseWav(wav).dataSize).toBe(4);
+		expect(wav.length).toBe(48);
+	});
+
+	it('honours another format', () => {
+		const header = parseWav(wrapPcmAsWav(Buffer.alloc(16), { sampleRate: 16000, channels: 2, bitsPerSample: 16 }));
+		expect([header.sampleRate, header.channels, header.blockAlign, header.byteRate]).toEqual([16000, 2, 4, 64000]);
+	});
+});
+
+describe('sniffFormat', () => {
+	const cases: Array<[string, Buffer, string | undefined, boolean | undefined]> = [
+		['wav', wrapPcmAsWav(Buffer.alloc(8)), 'wav', true],
+		['mp3 with ID3', Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00', 'latin1'), 'mp3', true],
+		['mp3 frame', Buffer.from([0xff, 0xfb, 0x90, 0x64]), 'mp3', true],
+		['aac adts', Buffer.from([0xff, 0xf1, 0x50, 0x80]), 'aac', true],
+		['ogg', Buffer.from('OggS\x00\x02', 'latin1'), 'ogg', true],
+		['flac', Buffer.from('fLaC\x00\x00', 'latin1'), 'flac', true],
+		['m4a', Buffer.from('\x00\x00\x00\x20ftypM4A ', 'latin1'), 'm4a', true],
+		['webm', Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x9f]), 'webm', true],
+		['png', Buffer.from('\x89PNG\r\n\x1a\n\x00', 'latin1'), 'png', false],
+		['jpeg', Buffer.from([0xff, 0xd8, 0xff, 0xe0]), 'jpeg', false],
+		['pdf', Buffer.from('%PDF-1.7', 'latin1'), 'pdf', false],
+		['text', Buffer.from('hello world, not audio'), undefined, undefined],
+		['raw pcm', Buffer.from([0x10, 0x00, 0x20, 0x00]), undefined, undefined],
+		['empty', Buffer.alloc(0), undefined, undefined],
+	];
+	it.each(cases)('%s', (_name, bytes, format, audio) => {
+		const result = sniffFormat(bytes);
+		expect(result?.format).toBe(format);
+		expect(result?.audio).toBe(audio);
+	});
+});
+
+describe('isRawPcmMimeType', () => {
+	it.each([
+		['audio/raw;codec=pcm16;rate=24000;channels=1', true],
+		['audio/L16; rate=16000', true],
+		['audio/pcm', true],
+		['audio/wav', false],
+		['application/octet-stream', false],
+	])('%s -> %s', (mime, expected) => expect(isRawPcmMimeType(mime)).toBe(expected));
+});
