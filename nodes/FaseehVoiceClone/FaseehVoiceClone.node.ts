@@ -8,7 +8,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { runForEachItem } from '../shared/execute';
 import { getModels } from '../shared/methods/loadOptions';
-import { cloneVoiceFromBinaries } from '../shared/operations/voiceClone';
+import { cloneVoice } from '../shared/operations/voiceClone';
 import { voiceCloneProperties } from './description';
 
 /**
@@ -35,6 +35,6 @@ export class FaseehVoiceClone implements INodeType {
 	methods = { loadOptions: { getModels } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return [await runForEachItem.call(this, (itemIndex) => cloneVoiceFromBinaries.call(this, itemIndex))];
+		return [await runForEachItem.call(this, (itemIndex) => cloneVoice.call(this, itemIndex))];
 	}
 }

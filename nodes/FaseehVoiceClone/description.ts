@@ -12,6 +12,26 @@ import {
 /** The parameter names are saved inside users' workflows: never rename them. */
 export const voiceCloneProperties: INodeProperties[] = [
 	{
+		displayName: 'Voice Source',
+		name: 'voiceSource',
+		type: 'options',
+		noDataExpression: true,
+		options: [
+			{
+				name: 'Preview Audio From Input',
+				value: 'binary',
+				description: 'The input item carries the preview audio (e.g. from Faseeh → Voice → Preview) and the original recording',
+			},
+			{
+				name: 'Generate Preview First',
+				value: 'preview',
+				description: 'Only the original recording comes in: the node calls the preview, then clones with its audio',
+			},
+		],
+		default: 'binary',
+		description: 'Where the voice file (the preview audio Faseeh generated) comes from',
+	},
+	{
 		displayName: 'Voice File Field',
 		name: 'voiceBinaryPropertyName',
 		type: 'string',
@@ -19,6 +39,7 @@ export const voiceCloneProperties: INodeProperties[] = [
 		required: true,
 		description: 'The generated preview audio (from the Faseeh voice preview), sent as voice_file',
 		hint: 'The name of the input binary field containing the preview audio',
+		displayOptions: { show: { voiceSource: ['binary'] } },
 	},
 	{
 		displayName: 'Reference Audio Field',
@@ -37,7 +58,17 @@ export const voiceCloneProperties: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: 'e.g. مرحبا بك في فصيح، كيف يمكنني مساعدتك اليوم؟',
-		description: 'The text used to generate the preview. It must match the preview text exactly.',
+		description:
+			'The text of the preview. With a preview from the input it must match the text used there; when the node generates the preview, it needs at least 3 words and 10 characters.',
+	},
+	{
+		displayName: 'Similarity',
+		name: 'similarity',
+		type: 'number',
+		typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 2, numberStepSize: 0.05 },
+		default: 0.75,
+		description: 'How close to the recorded voice the preview sounds, from 0 to 1',
+		displayOptions: { show: { voiceSource: ['preview'] } },
 	},
 	stabilityProperty(),
 	{

@@ -109,6 +109,11 @@ export async function readAudioInput(
 	};
 }
 
+/** Wraps audio the node produced itself (a preview) as an input for an upload. */
+export function audioInputFromBuffer(buffer: Buffer, fileName: string, mimeType: string, spec: AudioInputSpec): AudioInput {
+	return { spec, binary: { data: '', mimeType, fileName }, fileName, mimeType, size: buffer.length, buffer };
+}
+
 /** Looks the field up on the item; the message lists the fields the item does have. */
 function findBinary(this: IExecuteFunctions, itemIndex: number, spec: AudioInputSpec): IBinaryData {
 	const item = this.getInputData()[itemIndex];

@@ -2,10 +2,17 @@ import FormData from 'form-data';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, JsonObject } from 'n8n-workflow';
 import { NodeApiError } from 'n8n-workflow';
 
-import { appendAudioPart, DEFAULT_MAX_FILE_SIZE_MB, haveSameContent, readAudioInput } from '../binary';
+import {
+	appendAudioPart,
+	audioInputFromBuffer,
+	DEFAULT_MAX_FILE_SIZE_MB,
+	haveSameContent,
+	readAudioInput,
+} from '../binary';
 import type { AudioInput } from '../binary';
 import { API_PATHS, DEFAULT_TIMEOUT_SECONDS, faseehJson } from '../transport';
 import { ParameterValidator } from '../validate';
+import { requestVoicePreview } from './voicePreview';
 
 export const MAX_VOICE_NAME_LENGTH = 200;
 
@@ -147,15 +154,44 @@ export async function sendCloneRequest(
 	return voiceJson as IDataObject;
 }
 
-/** One item of the Faseeh Voice Clone node: two binaries and the fields in, the voice JSON out. */
-export async function cloneVoiceFromBinaries(
-	this: IExecuteFunctions,
-	itemIndex: number,
-): Promise<INodeExecutionData[]> {
+/**
+ * One item of the Faseeh Voice Clone node. With voiceSource "binary" the preview audio and the
+ * original come from the input; with "preview" the node first previews the original with the same
+ * text and model, then clones with that audio (so the pair can never mismatch).
+ */
+export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
 	const fields = readCloneFields.call(this, itemIndex);
-	const { voice, reference } = await readCloneAudio.call(this, itemIndex);
-	const voiceJson = await sendCloneRequest.call(this, itemIndex, fields, voice, reference, timeoutSeconds.call(this, itemIndex));
-	return [{ json: voiceJson }];
+	const timeout = timeoutSeconds.call(this, itemIndex);
+	if (this.getNodeParameter('voiceSource', itemIndex, 'binary') !== 'preview') {
+		const { voice, reference } = await readCloneAudio.call(this, itemIndex);
+		return [{ json: await sendCloneRequest.call(this, itemIndex, fields, voice, reference, timeout) }];
+	}
+
+	const check = new ParameterValidator(this.getNode(), itemIndex);
+	check.previewText('Text', fields.text);
+	const similarity = check.numberInRange('Similarity', this.getNodeParameter('similarity', itemIndex), 0, 1);
+	const reference = await readReferenceAudio.call(this, itemIndex);
+	const preview = await requestVoicePreview.call(this, itemIndex, {
+		text: fields.text,
+		similarity,
+		model: fields.model,
+		recording: reference,
+		timeoutSeconds: timeout,
+	});
+	const previewName = `${reference.fileName.replace(/\.[^.]*$/, '') || 'recording'}-preview.wav`;
+	const voice = audioInputFromBuffer(preview.wav, previewName, 'audio/wav', {
+		parameterLabel: 'Voice File Field',
+		field: 'voice_file',
+		maxBytes: Number.MAX_SAFE_INTEGER,
+	});
+	const voiceJson = await sendCloneRequest.call(this, itemIndex, fields, voice, reference, timeout);
+	return [
+		{
+			json: voiceJson,
+			// The preview audio is kept on the output so it can be listened to.
+			binary: { voice_file: await this.helpers.prepareBinaryData(preview.wav, previewName, 'audio/wav') },
+		},
+	];
 }
 
 export function timeoutSeconds(this: IExecuteFunctions, itemIndex: number): number {

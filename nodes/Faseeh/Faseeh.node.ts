@@ -1,0 +1,130 @@
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
+import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
+
+import { runForEachItem } from '../shared/execute';
+import type { ItemOperation } from '../shared/execute';
+import { searchVoices } from '../shared/methods/listSearch';
+import { getModels } from '../shared/methods/loadOptions';
+import * as modelGetMany from './actions/model/getMany.operation';
+import * as speechGenerate from './actions/speech/generate.operation';
+import * as voiceGetMany from './actions/voice/getMany.operation';
+import * as voicePreview from './actions/voice/preview.operation';
+
+type Operation = (this: IExecuteFunctions, itemIndex: number) => Promise<INodeExecutionData[]>;
+
+const OPERATIONS: Record<string, Record<string, Operation>> = {
+	voice: { preview: voicePreview.execute, getMany: voiceGetMany.execute },
+	speech: { generate: speechGenerate.execute },
+	model: { getMany: modelGetMany.execute },
+};
+
+/** Programmatic: preview uploads a binary and outputs two, which the declarative style cannot express cleanly. */
+export class Faseeh implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Faseeh',
+		name: 'faseeh',
+		icon: { light: 'file:../../icons/faseeh.svg', dark: 'file:../../icons/faseeh.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
+		description: 'Arabic text to speech and voice previews with Faseeh',
+		defaults: { name: 'Faseeh' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'faseehApi', required: true }],
+		properties: [
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Model', value: 'model' },
+					{ name: 'Speech', value: 'speech' },
+					{ name: 'Voice', value: 'voice' },
+				],
+				default: 'speech',
+			},
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { resource: ['speech'] } },
+				options: [
+					{
+						name: 'Generate',
+						value: 'generate',
+						action: 'Generate speech from text',
+						description: 'Speak Arabic text with a Faseeh voice and return a WAV file',
+					},
+				],
+				default: 'generate',
+			},
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { resource: ['voice'] } },
+				options: [
+					{
+						name: 'Get Many',
+						value: 'getMany',
+						action: 'Get many voices',
+						description: 'List the stock voices and the voices you cloned, with their voice IDs',
+					},
+					{
+						name: 'Preview',
+						value: 'preview',
+						action: 'Preview a voice from a recording',
+						description: 'Speak text in the voice of a recording; the output feeds the Faseeh Voice Clone node',
+					},
+				],
+				default: 'preview',
+			},
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { resource: ['model'] } },
+				options: [
+					{
+						name: 'Get Many',
+						value: 'getMany',
+						action: 'Get many models',
+						description: 'List the Faseeh models with their IDs and cost per character',
+					},
+				],
+				default: 'getMany',
+			},
+			...voicePreview.description,
+			...voiceGetMany.description,
+			...speechGenerate.description,
+			...modelGetMany.description,
+		],
+	};
+
+	methods = {
+		loadOptions: { getModels },
+		listSearch: { searchVoices },
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const resource = this.getNodeParameter('resource', 0) as string;
+		const operation = this.getNodeParameter('operation', 0) as string;
+		const run = OPERATIONS[resource]?.[operation];
+		if (!run) {
+			throw new NodeOperationError(this.getNode(), `The operation "${operation}" of "${resource}" is not supported`);
+		}
+		const forItem: ItemOperation = async (itemIndex) => await run.call(this, itemIndex);
+		return [await runForEachItem.call(this, forItem)];
+	}
+}

@@ -1,0 +1,163 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions } from 'n8n-workflow';
+
+import { modelProperty, stabilityProperty, timeoutOption } from '../../../shared/descriptions';
+import { timeoutSeconds } from '../../../shared/operations/voiceClone';
+import { toWav } from '../../../shared/operations/voicePreview';
+import { API_PATHS, faseehAudio } from '../../../shared/transport';
+import { ParameterValidator } from '../../../shared/validate';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Voice',
+		name: 'voiceId',
+		type: 'resourceLocator',
+		default: { mode: 'list', value: '' },
+		required: true,
+		description: 'The voice to speak with: a stock voice or one you cloned (its voice_ID)',
+		modes: [
+			{
+				displayName: 'From List',
+				name: 'list',
+				type: 'list',
+				typeOptions: { searchListMethod: 'searchVoices', searchable: true },
+			},
+			{
+				displayName: 'ID',
+				name: 'id',
+				type: 'string',
+				placeholder: 'e.g. ar-najdi-male-2',
+				validation: [
+					{ type: 'regex', properties: { regex: '^\\S+$', errorMessage: 'A voice ID has no spaces' } },
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Text',
+		name: 'text',
+		type: 'string',
+		typeOptions: { rows: 4 },
+		default: '',
+		required: true,
+		placeholder: 'e.g. مرحبا بك في فصيح',
+		description: 'The Arabic text to speak. &lt;break time="500ms"/&gt; inserts a pause.',
+	},
+	modelProperty('model'),
+	stabilityProperty(),
+	{
+		displayName: 'Put Output File in Field',
+		name: 'binaryPropertyName',
+		type: 'string',
+		default: 'data',
+		required: true,
+		hint: 'The name of the output binary field to put the WAV file in',
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{
+				displayName: 'Dialect Hint',
+				name: 'dialect',
+				type: 'options',
+				options: [
+					{ name: 'Auto', value: 'auto' },
+					{ name: 'Emirati', value: 'emirati' },
+					{ name: 'Fusha', value: 'fusha' },
+				],
+				default: 'auto',
+				description: 'Pronunciation hint. Sent only when set.',
+			},
+			{
+				displayName: 'File Name',
+				name: 'fileName',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. greeting.wav',
+				description: 'Name of the output file. Defaults to faseeh-speech-VOICE.wav.',
+			},
+			{
+				displayName: 'Sample Rate',
+				name: 'sampleRate',
+				type: 'number',
+				typeOptions: { minValue: 8000, maxValue: 48000 },
+				default: 24000,
+				description: 'Sample rate of the audio in Hz. Sent only when set.',
+			},
+			{
+				displayName: 'Speed',
+				name: 'speed',
+				type: 'number',
+				typeOptions: { minValue: 0.7, maxValue: 1.2, numberPrecision: 2, numberStepSize: 0.05 },
+				default: 1,
+				description: 'Speaking speed from 0.7 to 1.2',
+			},
+			timeoutOption,
+			{
+				displayName: 'Use Streaming Mode',
+				name: 'streaming',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to use Faseeh’s streaming mode (raw PCM, collected and saved as WAV) instead of a complete WAV',
+			},
+		],
+	},
+];
+
+export const description = updateDisplayOptions({ show: { resource: ['speech'], operation: ['generate'] } }, properties);
+
+export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+	const check = new ParameterValidator(this.getNode(), itemIndex);
+	const voiceId = check
+		.requiredText('Voice', this.getNodeParameter('voiceId', itemIndex, '', { extractValue: true }))
+		.trim();
+	const text = check.requiredText('Text', this.getNodeParameter('text', itemIndex));
+	const model = check.requiredText('Model Name or ID', this.getNodeParameter('model', itemIndex)).trim();
+	const stability = check.numberInRange('Stability', this.getNodeParameter('stability', itemIndex), 0, 1);
+	const outputField = check.requiredText('Put Output File in Field', this.getNodeParameter('binaryPropertyName', itemIndex)).trim();
+	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const streaming = options.streaming === true;
+
+	const body: IDataObject = { voice_id: voiceId, text, stability, streaming };
+	if (options.speed !== undefined) body.speed = check.numberInRange('Speed', options.speed, 0.7, 1.2);
+	if (options.sampleRate !== undefined) {
+		const sampleRate = check.numberInRange('Sample Rate', options.sampleRate, 8000, 48000);
+		if (!Number.isInteger(sampleRate)) throw check.fail('Sample Rate', `must be a whole number, got ${sampleRate}`);
+		body.sample_rate = sampleRate;
+	}
+	if (typeof options.dialect === 'string' && options.dialect !== '') body.dialect = options.dialect;
+
+	const { audio, contentType } = await faseehAudio.call(this, {
+		method: 'POST',
+		path: API_PATHS.textToSpeech(model),
+		body,
+		timeoutSeconds: timeoutSeconds.call(this, itemIndex),
+		itemIndex,
+	});
+	const { wav, durationSeconds } = toWav(audio, contentType);
+	const fileName =
+		typeof options.fileName === 'string' && options.fileName.trim() !== ''
+			? options.fileName.trim()
+			: `faseeh-speech-${voiceId.replace(/[^A-Za-z0-9_-]/g, '_')}.wav`;
+	const binary = await this.helpers.prepareBinaryData(wav, fileName, 'audio/wav');
+	return [
+		{
+			json: {
+				voice_id: voiceId,
+				model,
+				text,
+				characters: [...text].length,
+				streaming,
+				durationSeconds,
+				fileName,
+				mimeType: 'audio/wav',
+				fileSize: wav.length,
+			},
+			binary: { [outputField]: binary },
+		},
+	];
+}

@@ -1,0 +1,99 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions } from 'n8n-workflow';
+
+import { readAudioInput } from '../../../shared/binary';
+import { maxFileSizeOption, modelProperty, timeoutOption } from '../../../shared/descriptions';
+import { maxFileBytes, timeoutSeconds } from '../../../shared/operations/voiceClone';
+import { requestVoicePreview } from '../../../shared/operations/voicePreview';
+import { ParameterValidator } from '../../../shared/validate';
+
+/** Output binary names match the Faseeh Voice Clone node's defaults, so it works with no mapping. */
+export const PREVIEW_BINARY = 'voice_file';
+export const REFERENCE_BINARY = 'reference_audio_file';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Input Data Field Name',
+		name: 'binaryPropertyName',
+		type: 'string',
+		default: 'data',
+		required: true,
+		hint: 'The name of the input binary field containing the original recording',
+		description: 'The recording whose voice is previewed. It is passed through as the reference_audio_file output.',
+	},
+	{
+		displayName: 'Text',
+		name: 'text',
+		type: 'string',
+		typeOptions: { rows: 3 },
+		default: '',
+		required: true,
+		placeholder: 'e.g. مرحبا بك في فصيح، كيف يمكنني مساعدتك اليوم؟',
+		description: 'Arabic text to speak in the recorded voice: at least 3 words and 10 characters. Cloning later needs the same text.',
+	},
+	{
+		displayName: 'Similarity',
+		name: 'similarity',
+		type: 'number',
+		typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 2, numberStepSize: 0.05 },
+		default: 0.75,
+		description: 'How close to the recorded voice the preview sounds, from 0 to 1',
+	},
+	modelProperty('model'),
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			maxFileSizeOption,
+			{
+				displayName: 'Speed',
+				name: 'speed',
+				type: 'number',
+				typeOptions: { minValue: 0.7, maxValue: 1.2, numberPrecision: 2, numberStepSize: 0.05 },
+				default: 1,
+				description: 'Speaking speed from 0.7 to 1.2',
+			},
+			timeoutOption,
+		],
+	},
+];
+
+export const description = updateDisplayOptions({ show: { resource: ['voice'], operation: ['preview'] } }, properties);
+
+export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+	const check = new ParameterValidator(this.getNode(), itemIndex);
+	const text = check.previewText('Text', this.getNodeParameter('text', itemIndex));
+	const similarity = check.numberInRange('Similarity', this.getNodeParameter('similarity', itemIndex), 0, 1);
+	const model = check.requiredText('Model Name or ID', this.getNodeParameter('model', itemIndex)).trim();
+	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const speed = options.speed === undefined ? undefined : check.numberInRange('Speed', options.speed, 0.7, 1.2);
+	const recording = await readAudioInput.call(this, itemIndex, {
+		parameterLabel: 'Input Data Field Name',
+		field: String(this.getNodeParameter('binaryPropertyName', itemIndex)),
+		maxBytes: maxFileBytes.call(this, itemIndex),
+	});
+
+	const preview = await requestVoicePreview.call(this, itemIndex, {
+		text,
+		similarity,
+		model,
+		speed,
+		recording,
+		timeoutSeconds: timeoutSeconds.call(this, itemIndex),
+	});
+	const baseName = recording.fileName.replace(/\.[^.]*$/, '') || 'recording';
+	const json: IDataObject = { text, model, similarity, durationSeconds: preview.durationSeconds };
+	if (speed !== undefined) json.speed = speed;
+	return [
+		{
+			json,
+			binary: {
+				[PREVIEW_BINARY]: await this.helpers.prepareBinaryData(preview.wav, `${baseName}-preview.wav`, 'audio/wav'),
+				[REFERENCE_BINARY]: recording.binary,
+			},
+		},
+	];
+}
