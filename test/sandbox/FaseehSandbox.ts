@@ -312,6 +312,12 @@ export class FaseehSandbox {
 		this.faults.push({ fault, remaining: fault.times ?? 1 });
 	}
 
+	/** The preview this sandbox produced whose PCM, or PCM wrapped as WAV, has this sha256. */
+	knownPreview(sha256Hex: string): { text: string; modelId: string } | undefined {
+		const memory = this.previews.get(sha256Hex);
+		return memory ? { ...memory } : undefined;
+	}
+
 	voices(): Voice[] {
 		return [...STOCK_VOICES.map((v) => ({ ...v, sample_url: this.sampleUrl(v.voice_id) })), ...this.cloned];
 	}

