@@ -1,0 +1,187 @@
+/**
+ * End-to-end: the packed package installed into a real n8n 2.41.1 (Node 24) the way n8n installs
+ * community packages, running the example workflows against the strict Faseeh sandbox.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import {
+	createUserFolder,
+	executeWorkflow,
+	importCredentials,
+	importWorkflow,
+	installPackage,
+	nodeOutputItems,
+	removeUserFolder,
+	runN8n,
+	startN8nServer,
+} from '../../scripts/lib/n8n';
+import type { ExecuteResult } from '../../scripts/lib/n8n';
+import { ensureRuntime } from '../../scripts/lib/runtime';
+import type { Runtime } from '../../scripts/lib/runtime';
+import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
+import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const EXAMPLES = path.join(REPO, 'examples');
+const RECORDING = wavRecording(1.5, 180);
+const CREDENTIAL_ID = 'faseehCredential1';
+
+let runtime: Runtime;
+let sandbox: FaseehSandbox;
+const folders: string[] = [];
+/** Everything n8n printed in this suite, searched for the API key at the end. */
+const n8nOutput: string[] = [];
+
+function loadExample(file: string, filesDir: string): Record<string, unknown> {
+	const text = fs.readFileSync(path.join(EXAMPLES, file), 'utf8').split('/home/node/.n8n-files/').join(`${filesDir}/`);
+	return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** A user folder with the package installed, the credential and one example imported. */
+async function prepareN8n(example: string): Promise<{ userFolder: string; filesDir: string; workflowId: string }> {
+	const userFolder = await createUserFolder();
+	folders.push(userFolder);
+	await installPackage(userFolder, REPO);
+	const filesDir = path.join(userFolder, 'files');
+	fs.writeFileSync(path.join(filesDir, 'recording.wav'), RECORDING);
+	const imported = await importCredentials(runtime, userFolder, [
+		{ id: CREDENTIAL_ID, name: 'Faseeh API', type: 'faseehApi', data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
+	]);
+	const workflow = loadExample(example, filesDir);
+	const importedWorkflow = await importWorkflow(runtime, userFolder, workflow);
+	n8nOutput.push(imported.stdout, imported.stderr, importedWorkflow.stdout, importedWorkflow.stderr);
+	return { userFolder, filesDir, workflowId: String(workflow.id) };
+}
+
+async function execute(userFolder: string, workflowId: string, binaryMode: string): Promise<ExecuteResult> {
+	const result = await executeWorkflow(runtime, userFolder, workflowId, { N8N_DEFAULT_BINARY_DATA_MODE: binaryMode });
+	n8nOutput.push(result.stdout, result.stderr);
+	return result;
+}
+
+function wavHeader(wav: Buffer) {
+	return { riff: wav.toString('latin1', 0, 4), wave: wav.toString('latin1', 8, 12), sampleRate: wav.readUInt32LE(24), channels: wav.readUInt16LE(22) };
+}
+
+beforeAll(async () => {
+	runtime = await ensureRuntime();
+	sandbox = await startSandbox();
+}, 30 * 60_000);
+
+afterEach(() => sandbox.reset());
+
+afterAll(async () => {
+	await sandbox?.stop();
+	for (const folder of folders) await removeUserFolder(folder);
+});
+
+describe.each(['filesystem', 'database', 'default'])('examples/clone-and-speak.json in binary mode %s', (binaryMode) => {
+	it('reads the recording, previews, clones, speaks and writes the WAV', async () => {
+		const { userFolder, filesDir, workflowId } = await prepareN8n('clone-and-speak.json');
+		const result = await execute(userFolder, workflowId, binaryMode);
+		expect(result.errorMessage).toBeUndefined();
+		expect(result.exitCode).toBe(0);
+
+		// What the sandbox received.
+		const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
+		expect(preview.status).toBe(200);
+		expect(part(preview, 'file')).toMatchObject({ filename: 'recording.wav', contentType: 'audio/wav', sha256: sha256(RECORDING) });
+		const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
+		expect(clone.status).toBe(200);
+		expect(clone.chunked).toBe(false);
+		expect(clone.contentLength).toBe(clone.bodySize);
+		const voiceFile = part(clone, 'voice_file');
+		expect(voiceFile.contentType).toBe('audio/wav');
+		expect(sandbox.knownPreview(voiceFile.sha256)).toEqual({ text: preview.fields?.text, modelId: 'faseeh-v1-preview' });
+		expect(voiceFile.data.subarray(0, 4).toString('latin1')).toBe('RIFF');
+		expect(part(clone, 'reference_audio_file').sha256).toBe(sha256(RECORDING));
+		expect(clone.fields).toEqual({
+			text: preview.fields?.text,
+			stability: '0.5',
+			name: 'My Narrator',
+			model: 'faseeh-v1-preview',
+			languages: 'ar',
+			dialects: 'najdi',
+			gender: 'female',
+		});
+
+		// What n8n output.
+		const [voice] = nodeOutputItems(result.runData, 'Faseeh Voice Clone');
+		expect(voice.json.voice_id).toMatch(/^cl-/);
+		expect(voice.json.name).toBe('My Narrator');
+		const [speechRequest] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
+		expect((speechRequest.json as { voice_id: string }).voice_id).toBe(voice.json.voice_id);
+		const [speech] = nodeOutputItems(result.runData, 'Speak With New Voice');
+		expect(speech.json).toMatchObject({ voice_id: voice.json.voice_id, mimeType: 'audio/wav', fileName: 'first-words.wav' });
+		const written = fs.readFileSync(path.join(filesDir, 'first-words.wav'));
+		expect(wavHeader(written)).toEqual({ riff: 'RIFF', wave: 'WAVE', sampleRate: 24000, channels: 1 });
+		expect(written.length).toBe(speech.json.fileSize);
+		const [previewItem] = nodeOutputItems(result.runData, 'Preview Voice');
+		expect(previewItem.binary?.voice_file).toMatchObject({ mimeType: 'audio/wav' });
+		if (binaryMode === 'default') expect(previewItem.binary?.voice_file.id).toBeUndefined();
+		else expect(String(previewItem.binary?.voice_file.id)).toMatch(new RegExp(`^${binaryMode}`));
+	});
+});
+
+it('fails with Faseeh’s own message when the wallet is empty (402)', async () => {
+	const { userFolder, workflowId } = await prepareN8n('clone-and-speak.json');
+	sandbox.inject({
+		route: 'POST /voices/clone',
+		kind: 'status',
+		status: 402,
+		body: { errorCode: 40201, errorMessage: 'Insufficient wallet balance. Required: $0.05, Available: $0.02' },
+	});
+	const result = await execute(userFolder, workflowId, 'filesystem');
+	expect(result.exitCode).not.toBe(0);
+	expect(result.errorMessage).toBe('Insufficient wallet balance. Required: $0.05, Available: $0.02');
+	const runs = result.runData?.['Faseeh Voice Clone'] as Array<{ error?: { description?: string; httpCode?: string } }>;
+	expect(runs[0].error?.httpCode).toBe('402');
+	expect(runs[0].error?.description).toContain('Faseeh error code 40201');
+	expect(requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview')).toHaveLength(0);
+});
+
+it('examples/form-upload-one-step-clone.json: a form upload becomes a voice', async () => {
+	const { userFolder, workflowId } = await prepareN8n('form-upload-one-step-clone.json');
+	const published = await runN8n(runtime, userFolder, ['publish:workflow', `--id=${workflowId}`]);
+	n8nOutput.push(published.stdout, published.stderr);
+	expect(published.exitCode).toBe(0);
+	const server = await startN8nServer(runtime, userFolder, { env: { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem' } });
+	try {
+		// Published workflows are activated just after n8n reports ready: wait for the form.
+		const formUrl = `${server.url}/form/4f1d4a0e-6a77-4c1a-9a57-6b1f4f9c2a01`;
+		const activeBy = Date.now() + 60_000;
+		while ((await fetch(formUrl)).status !== 200 && Date.now() < activeBy) {
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+		const form = new FormData();
+		form.append('field-0', new Blob([RECORDING], { type: 'audio/wav' }), 'my voice.wav');
+		form.append('field-1', 'صوت المدونة');
+		form.append('field-2', 'مرحبا بكم في المدونة الصوتية الجديدة');
+		const response = await fetch(formUrl, { method: 'POST', body: form });
+		expect(response.status).toBe(200);
+		const deadline = Date.now() + 60_000;
+		while (requestsTo(sandbox, 'POST', '/voices/clone').length === 0 && Date.now() < deadline) {
+			await new Promise((resolve) => setTimeout(resolve, 250));
+		}
+		const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
+		const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
+		expect(clone?.status).toBe(200);
+		expect(part(preview, 'file').sha256).toBe(sha256(RECORDING));
+		expect(preview.fields).toEqual({ text: 'مرحبا بكم في المدونة الصوتية الجديدة', similarity: '0.75', model_id: 'faseeh-v1-preview' });
+		expect(part(clone, 'reference_audio_file')).toMatchObject({ filename: 'my voice.wav', sha256: sha256(RECORDING) });
+		expect(sandbox.knownPreview(part(clone, 'voice_file').sha256)?.text).toBe('مرحبا بكم في المدونة الصوتية الجديدة');
+		expect(clone.fields).toMatchObject({ name: 'صوت المدونة', text: 'مرحبا بكم في المدونة الصوتية الجديدة', languages: 'ar' });
+		expect(sandbox.voices().map((voice) => voice.name)).toContain('صوت المدونة');
+	} finally {
+		await server.stop();
+		n8nOutput.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
+	}
+});
+
+it('the API key appears nowhere in what n8n printed or logged', () => {
+	expect(n8nOutput.length).toBeGreaterThan(10);
+	const everything = n8nOutput.join('\n');
+	expect(everything).toContain('Faseeh');
+	expect(everything).not.toContain(TEST_API_KEY);
+});
