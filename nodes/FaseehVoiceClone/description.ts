@@ -1,6 +1,7 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 import {
+	concurrencyOption,
 	DIALECT_OPTIONS,
 	LANGUAGE_OPTIONS,
 	maxFileSizeOption,
@@ -151,6 +152,6 @@ export const voiceCloneProperties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
-		options: [maxFileSizeOption, timeoutOption],
+		options: [concurrencyOption, maxFileSizeOption, timeoutOption],
 	},
 ];

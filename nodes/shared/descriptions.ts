@@ -1,6 +1,7 @@
 import type { INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 
 import { DEFAULT_MAX_FILE_SIZE_MB } from './binary';
+import { MAX_CONCURRENCY } from './concurrency';
 import { DEFAULT_TIMEOUT_SECONDS } from './transport';
 
 /** Model picker filled from GET /models; an expression or a typed ID also works. */
@@ -73,3 +74,22 @@ export const DIALECT_OPTIONS: INodePropertyOptions[] = [
 	{ name: 'Sudani', value: 'sudani' },
 	{ name: 'Yemeni', value: 'yemeni' },
 ];
+
+export const concurrencyOption: INodeProperties = {
+	displayName: 'Concurrency',
+	name: 'concurrency',
+	type: 'number',
+	typeOptions: { minValue: 1, maxValue: MAX_CONCURRENCY, numberPrecision: 0 },
+	default: 1,
+	description:
+		'How many items are sent to Faseeh at once, up to your plan’s limit (Basic 2, Starter 5, Growth 10). Output keeps the input order. If Faseeh answers 429, the node slows down and retries by itself.',
+};
+
+export const retryOnServerErrorOption: INodeProperties = {
+	displayName: 'Retry on Server Errors',
+	name: 'retryOnServerError',
+	type: 'boolean',
+	default: false,
+	description:
+		'Whether to retry 5xx answers and dropped connections with backoff. Rate-limit answers (429) are always retried.',
+};

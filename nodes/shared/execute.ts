@@ -1,10 +1,14 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, JsonObject } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
+import { MAX_CONCURRENCY, RequestGate, setRequestGate } from './concurrency';
+import { ParameterValidator } from './validate';
+
 export type ItemOperation = (itemIndex: number) => Promise<INodeExecutionData[]>;
 
 /**
- * Runs `operation` for every input item with at most `concurrency` items in flight, and returns
+ * Runs `operation` for every input item with at most Options → Concurrency items in flight (and as
+ * many Faseeh requests, adapting to 429s; see RequestGate), and returns
  * the outputs in input order with `pairedItem` set. Items are started one by one, so a batch never
  * reads all its files up front. With "continue on fail" a failed item yields an error item and the
  * others go on; otherwise no item is started after a failure and the lowest failed item's error
@@ -13,9 +17,10 @@ export type ItemOperation = (itemIndex: number) => Promise<INodeExecutionData[]>
 export async function runForEachItem(
 	this: IExecuteFunctions,
 	operation: ItemOperation,
-	concurrency = 1,
 ): Promise<INodeExecutionData[]> {
 	const itemCount = this.getInputData().length;
+	const concurrency = itemCount > 0 ? readConcurrency(this) : 1;
+	setRequestGate(this, new RequestGate(concurrency));
 	const results: INodeExecutionData[][] = new Array(itemCount);
 	const continueOnFail = this.continueOnFail();
 	const cancelSignal = this.getExecutionCancelSignal?.();
@@ -37,7 +42,7 @@ export async function runForEachItem(
 			}
 		}
 	};
-	const workers = Math.max(1, Math.min(Math.floor(concurrency) || 1, itemCount));
+	const workers = Math.max(1, Math.min(concurrency, itemCount));
 	await Promise.all(Array.from({ length: workers }, worker));
 
 	if (failures.length > 0) {
@@ -48,6 +53,17 @@ export async function runForEachItem(
 		throw new NodeOperationError(this.getNode(), 'The execution was cancelled');
 	}
 	return results.flat();
+}
+
+/** Options → Concurrency, read once per execution (from the first item). */
+function readConcurrency(context: IExecuteFunctions): number {
+	const options = context.getNodeParameter('options', 0, {}) as IDataObject;
+	if (options.concurrency === undefined) return 1;
+	const value = new ParameterValidator(context.getNode(), 0).numberInRange('Concurrency', options.concurrency, 1, MAX_CONCURRENCY);
+	if (!Number.isInteger(value)) {
+		throw new ParameterValidator(context.getNode(), 0).fail('Concurrency', `must be a whole number, got ${value}`);
+	}
+	return value;
 }
 
 /** The JSON of an error item under "continue on fail": message, details and Faseeh's codes. */

@@ -7,7 +7,9 @@ import type {
 	INode,
 	JsonObject,
 } from 'n8n-workflow';
-import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError, sleep } from 'n8n-workflow';
+
+import { requestGateFor, retryDelayMs } from './concurrency';
 
 export const CREDENTIAL_TYPE = 'faseehApi';
 
@@ -22,17 +24,28 @@ export const API_PATHS = {
 
 export const DEFAULT_TIMEOUT_SECONDS = 120;
 
+/** Retries after a 429 (and, when allowed, a 5xx or dropped connection) before giving up. */
+export const MAX_RETRIES = 6;
+
 type FaseehContext = IExecuteFunctions | ILoadOptionsFunctions;
 
 export interface FaseehRequest {
 	method: 'GET' | 'POST';
 	path: string;
-	/** A form-data instance (multipart) or a JSON object. */
-	body?: FormData | IDataObject;
+	/**
+	 * A JSON object, or a function that builds a fresh multipart body: a streamed body is consumed
+	 * by sending it, so every attempt needs its own (built only once a request slot is free).
+	 */
+	body?: IDataObject | (() => Promise<FormData>);
 	/** What a successful answer must be: parsed JSON, or audio bytes. */
 	expect: 'json' | 'audio';
 	timeoutSeconds?: number;
 	itemIndex?: number;
+	/**
+	 * Also retry 5xx answers and dropped connections. Never for a request that creates something
+	 * (a clone may have been created before the error), so it is off unless the user opts in.
+	 */
+	retryServerErrors?: boolean;
 }
 
 export interface FaseehAudioResponse {
@@ -84,6 +97,60 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 	const node = this.getNode();
 	const baseURL = await getBaseUrl.call(this, request.itemIndex);
 	const timeoutSeconds = request.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+	const gate = requestGateFor(this);
+	const cancelSignal = 'getExecutionCancelSignal' in this ? this.getExecutionCancelSignal() : undefined;
+
+	for (let attempt = 1; ; attempt++) {
+		const release = gate ? await gate.acquire() : undefined;
+		let response: FullResponse | undefined;
+		let failure: unknown;
+		try {
+			const body = typeof request.body === 'function' ? await request.body() : request.body;
+			response = await sendOnce.call(this, request, baseURL, timeoutSeconds, body);
+		} catch (error) {
+			failure = error;
+		} finally {
+			release?.();
+		}
+
+		const canRetry = attempt <= MAX_RETRIES;
+		if (response === undefined) {
+			// A missing credential is reported as is; anything else failed before an HTTP answer.
+			if (failure instanceof NodeOperationError) throw new NodeOperationError(node, failure);
+			const mapped = networkError(node, failure, timeoutSeconds, request.itemIndex);
+			const dropped = ['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(String(mapped.context.errorCode));
+			if (!(request.retryServerErrors && dropped && canRetry)) throw mapped;
+			await waitBeforeRetry(node, attempt, undefined, cancelSignal, request.itemIndex);
+			continue;
+		}
+
+		const { statusCode } = response;
+		if (statusCode === 429 && canRetry) {
+			// Refused, not processed: safe to send again, clone included.
+			gate?.rateLimited();
+			await waitBeforeRetry(node, attempt, parseRetryAfter(headerValue(response, 'retry-after')), cancelSignal, request.itemIndex);
+			continue;
+		}
+		if (statusCode >= 500 && request.retryServerErrors && canRetry) {
+			await waitBeforeRetry(node, attempt, undefined, cancelSignal, request.itemIndex);
+			continue;
+		}
+		if (statusCode >= 300 && statusCode < 400) throw redirectError(node, response, request.itemIndex);
+		if (statusCode >= 400 || statusCode < 200) throw faseehApiError(node, response, request.itemIndex);
+		gate?.succeeded();
+		return request.expect === 'audio'
+			? audioBody(node, response, request.itemIndex)
+			: jsonBody(node, response, request.itemIndex);
+	}
+}
+
+async function sendOnce(
+	this: FaseehContext,
+	request: FaseehRequest,
+	baseURL: string,
+	timeoutSeconds: number,
+	body: IDataObject | FormData | undefined,
+): Promise<FullResponse> {
 	const options: IHttpRequestOptions = {
 		method: request.method,
 		baseURL,
@@ -95,32 +162,26 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 		ignoreHttpStatusErrors: true,
 		returnFullResponse: true,
 	};
-	if (request.body !== undefined) options.body = request.body as IHttpRequestOptions['body'];
+	if (body !== undefined) options.body = body as IHttpRequestOptions['body'];
+	return (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, options)) as FullResponse;
+}
 
-	let response: FullResponse;
+/** Waits the backoff (or Retry-After) with n8n's sleep; a cancelled execution stops waiting. */
+async function waitBeforeRetry(
+	node: INode,
+	attempt: number,
+	retryAfterSeconds: number | undefined,
+	cancelSignal: AbortSignal | undefined,
+	itemIndex?: number,
+): Promise<void> {
 	try {
-		response = (await this.helpers.httpRequestWithAuthentication.call(
-			this,
-			CREDENTIAL_TYPE,
-			options,
-		)) as FullResponse;
-	} catch (error) {
-		// A missing credential is reported as is; anything else failed before an HTTP answer.
-		throw error instanceof NodeOperationError
-			? new NodeOperationError(node, error)
-			: networkError(node, error, timeoutSeconds, request.itemIndex);
+		if (cancelSignal?.aborted) throw new Error('cancelled');
+		await sleep(retryDelayMs(attempt, retryAfterSeconds), cancelSignal);
+	} catch {
+		throw new NodeOperationError(node, 'The execution was cancelled while waiting to retry a request to Faseeh', {
+			itemIndex,
+		});
 	}
-
-	const { statusCode } = response;
-	if (statusCode >= 300 && statusCode < 400) {
-		throw redirectError(node, response, request.itemIndex);
-	}
-	if (statusCode >= 400 || statusCode < 200) {
-		throw faseehApiError(node, response, request.itemIndex);
-	}
-	return request.expect === 'audio'
-		? audioBody(node, response, request.itemIndex)
-		: jsonBody(node, response, request.itemIndex);
 }
 
 /** Reads the base URL from the credential and refuses plain http except on loopback hosts. */
@@ -319,7 +380,9 @@ function networkError(
 		message = `The request to Faseeh failed${code ? ` (${code})` : ''}`;
 		description = 'Check the Base URL in the Faseeh API credential and your network.';
 	}
-	const apiError = new NodeApiError(node, { errorMessage: message, code } as JsonObject, {
+	// The low-level code stays out of the error body: NodeApiError would swap our message for its
+	// generic text for codes such as ECONNABORTED.
+	const apiError = new NodeApiError(node, { errorMessage: message } as JsonObject, {
 		message,
 		description,
 		itemIndex,

@@ -2,6 +2,7 @@ import type { INodeParameters } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { FaseehVoiceClone } from '../../nodes/FaseehVoiceClone/FaseehVoiceClone.node';
+import { MAX_RETRIES } from '../../nodes/shared/transport';
 import { cleanupHarness, runLoadOptions } from '../harness/n8nHarness';
 import type { FixtureItem } from '../harness/n8nHarness';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
@@ -270,7 +271,9 @@ describe('API failures carry Faseeh’s message, code and a hint', () => {
 	];
 
 	it.each(cases)('HTTP %i', async (status, body, message, code, hint) => {
-		sandbox.inject({ route: 'POST /voices/clone', kind: 'status', status, body });
+		// A 429 is retried (MAX_RETRIES times); Retry-After: 0 lets the test exhaust them quickly.
+		const times = status === 429 ? MAX_RETRIES + 1 : 1;
+		sandbox.inject({ route: 'POST /voices/clone', kind: 'status', status, body, times, headers: { 'Retry-After': '0' } });
 		const result = await clone({}, [cloneItem()]);
 		const error = result.error as NodeApiError;
 		expect(error).toBeInstanceOf(NodeApiError);
@@ -281,6 +284,7 @@ describe('API failures carry Faseeh’s message, code and a hint', () => {
 		expect(error.description).toMatch(hint);
 		expect(error.description).toContain(`HTTP ${status}, Faseeh error code ${code}`);
 		expect(serialised(error)).not.toContain(TEST_API_KEY);
+		expect(requestsTo(sandbox, 'POST', '/voices/clone')).toHaveLength(times);
 	});
 
 	it('a wrong API key gets the sandbox’s own 401, once (no resend of the upload)', async () => {

@@ -1,4 +1,6 @@
-import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+
+import { concurrencyOption, retryOnServerErrorOption } from '../../shared/descriptions';
 
 export const limitProperties: INodeProperties[] = [
 	{
@@ -24,4 +26,17 @@ export function applyLimit<T>(context: IExecuteFunctions, itemIndex: number, ent
 	if (context.getNodeParameter('returnAll', itemIndex, false)) return entries;
 	const limit = context.getNodeParameter('limit', itemIndex, 50) as number;
 	return entries.slice(0, Math.max(1, limit));
+}
+
+export const listOptions: INodeProperties = {
+	displayName: 'Options',
+	name: 'options',
+	type: 'collection',
+	placeholder: 'Add Option',
+	default: {},
+	options: [concurrencyOption, retryOnServerErrorOption],
+};
+
+export function retryServerErrors(context: IExecuteFunctions, itemIndex: number): boolean {
+	return (context.getNodeParameter('options', itemIndex, {}) as IDataObject).retryOnServerError === true;
 }

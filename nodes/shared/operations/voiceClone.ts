@@ -112,29 +112,32 @@ export async function sendCloneRequest(
 	reference: AudioInput,
 	timeoutSeconds?: number,
 ): Promise<IDataObject> {
-	const form = new FormData();
-	await appendAudioPart.call(this, form, 'voice_file', voice);
-	await appendAudioPart.call(this, form, 'reference_audio_file', reference);
-	form.append('text', fields.text);
-	form.append('stability', String(fields.stability));
-	form.append('name', fields.name);
-	form.append('model', fields.model);
-	const optional: Array<[string, string | undefined]> = [
-		['description', fields.description],
-		['gender', fields.gender],
-		['age', fields.age],
-		['languages', fields.languages],
-		['dialects', fields.dialects],
-		['avatar_url', fields.avatarUrl],
-	];
-	for (const [part, value] of optional) {
-		if (value !== undefined) form.append(part, value);
-	}
+	const buildForm = async () => {
+		const form = new FormData();
+		await appendAudioPart.call(this, form, 'voice_file', voice);
+		await appendAudioPart.call(this, form, 'reference_audio_file', reference);
+		form.append('text', fields.text);
+		form.append('stability', String(fields.stability));
+		form.append('name', fields.name);
+		form.append('model', fields.model);
+		const optional: Array<[string, string | undefined]> = [
+			['description', fields.description],
+			['gender', fields.gender],
+			['age', fields.age],
+			['languages', fields.languages],
+			['dialects', fields.dialects],
+			['avatar_url', fields.avatarUrl],
+		];
+		for (const [part, value] of optional) {
+			if (value !== undefined) form.append(part, value);
+		}
+		return form;
+	};
 
 	const voiceJson = await faseehJson.call(this, {
 		method: 'POST',
 		path: API_PATHS.voiceClone,
-		body: form,
+		body: buildForm,
 		timeoutSeconds,
 		itemIndex,
 	});

@@ -13,6 +13,8 @@ export interface PreviewRequest {
 	speed?: number;
 	recording: AudioInput;
 	timeoutSeconds?: number;
+	/** Retry 5xx answers (the user's opt-in; never used for the one-step clone's preview). */
+	retryServerErrors?: boolean;
 }
 
 export interface PreviewAudio {
@@ -30,17 +32,21 @@ export async function requestVoicePreview(
 	itemIndex: number,
 	request: PreviewRequest,
 ): Promise<PreviewAudio> {
-	const form = new FormData();
-	form.append('text', request.text);
-	form.append('similarity', String(request.similarity));
-	form.append('model_id', request.model);
-	if (request.speed !== undefined) form.append('speed', String(request.speed));
-	await appendAudioPart.call(this, form, 'file', request.recording);
+	const buildForm = async () => {
+		const form = new FormData();
+		form.append('text', request.text);
+		form.append('similarity', String(request.similarity));
+		form.append('model_id', request.model);
+		if (request.speed !== undefined) form.append('speed', String(request.speed));
+		await appendAudioPart.call(this, form, 'file', request.recording);
+		return form;
+	};
 
 	const { audio, contentType } = await faseehAudio.call(this, {
 		method: 'POST',
 		path: API_PATHS.voicePreview,
-		body: form,
+		body: buildForm,
+		retryServerErrors: request.retryServerErrors,
 		timeoutSeconds: request.timeoutSeconds,
 		itemIndex,
 	});

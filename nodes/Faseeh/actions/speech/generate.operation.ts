@@ -1,7 +1,13 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { modelProperty, stabilityProperty, timeoutOption } from '../../../shared/descriptions';
+import {
+	concurrencyOption,
+	modelProperty,
+	retryOnServerErrorOption,
+	stabilityProperty,
+	timeoutOption,
+} from '../../../shared/descriptions';
 import { timeoutSeconds } from '../../../shared/operations/voiceClone';
 import { toWav } from '../../../shared/operations/voicePreview';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
@@ -60,6 +66,7 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			concurrencyOption,
 			{
 				displayName: 'Dialect Hint',
 				name: 'dialect',
@@ -80,6 +87,7 @@ const properties: INodeProperties[] = [
 				placeholder: 'e.g. greeting.wav',
 				description: 'Name of the output file. Defaults to faseeh-speech-VOICE.wav.',
 			},
+			retryOnServerErrorOption,
 			{
 				displayName: 'Sample Rate',
 				name: 'sampleRate',
@@ -137,6 +145,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		body,
 		timeoutSeconds: timeoutSeconds.call(this, itemIndex),
 		itemIndex,
+		retryServerErrors: options.retryOnServerError === true,
 	});
 	const { wav, durationSeconds } = toWav(audio, contentType);
 	const fileName =

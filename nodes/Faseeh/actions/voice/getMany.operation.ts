@@ -3,17 +3,22 @@ import { NodeApiError, updateDisplayOptions } from 'n8n-workflow';
 
 import { listOf } from '../../../shared/methods/loadOptions';
 import { API_PATHS, faseehJson } from '../../../shared/transport';
-import { limitProperties, applyLimit } from '../common';
+import { applyLimit, limitProperties, listOptions, retryServerErrors } from '../common';
 
 export const description = updateDisplayOptions(
 	{ show: { resource: ['voice'], operation: ['getMany'] } },
-	limitProperties,
+	[...limitProperties, listOptions],
 );
 
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
 	let voices: unknown;
 	try {
-		voices = await faseehJson.call(this, { method: 'GET', path: API_PATHS.voices, itemIndex });
+		voices = await faseehJson.call(this, {
+			method: 'GET',
+			path: API_PATHS.voices,
+			itemIndex,
+			retryServerErrors: retryServerErrors(this, itemIndex),
+		});
 	} catch (error) {
 		if (error instanceof NodeApiError && error.httpCode === '404') {
 			throw new NodeApiError(this.getNode(), { errorMessage: error.message, httpCode: '404' }, {

@@ -2,7 +2,13 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { updateDisplayOptions } from 'n8n-workflow';
 
 import { readAudioInput } from '../../../shared/binary';
-import { maxFileSizeOption, modelProperty, timeoutOption } from '../../../shared/descriptions';
+import {
+	concurrencyOption,
+	maxFileSizeOption,
+	modelProperty,
+	retryOnServerErrorOption,
+	timeoutOption,
+} from '../../../shared/descriptions';
 import { maxFileBytes, timeoutSeconds } from '../../../shared/operations/voiceClone';
 import { requestVoicePreview } from '../../../shared/operations/voicePreview';
 import { ParameterValidator } from '../../../shared/validate';
@@ -47,7 +53,9 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			concurrencyOption,
 			maxFileSizeOption,
+			retryOnServerErrorOption,
 			{
 				displayName: 'Speed',
 				name: 'speed',
@@ -83,6 +91,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		speed,
 		recording,
 		timeoutSeconds: timeoutSeconds.call(this, itemIndex),
+		retryServerErrors: options.retryOnServerError === true,
 	});
 	const baseName = recording.fileName.replace(/\.[^.]*$/, '') || 'recording';
 	const json: IDataObject = { text, model, similarity, durationSeconds: preview.durationSeconds };
