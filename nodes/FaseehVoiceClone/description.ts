@@ -6,6 +6,7 @@ import {
 	LANGUAGE_OPTIONS,
 	maxFileSizeOption,
 	modelProperty,
+	similarityProperty,
 	stabilityProperty,
 	timeoutOption,
 } from '../shared/descriptions';
@@ -62,15 +63,7 @@ export const voiceCloneProperties: INodeProperties[] = [
 		description:
 			'The text of the preview. With a preview from the input it must match the text used there; when the node generates the preview, it needs at least 3 words and 10 characters.',
 	},
-	{
-		displayName: 'Similarity',
-		name: 'similarity',
-		type: 'number',
-		typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 2, numberStepSize: 0.05 },
-		default: 0.75,
-		description: 'How close to the recorded voice the preview sounds, from 0 to 1',
-		displayOptions: { show: { voiceSource: ['preview'] } },
-	},
+	similarityProperty({ displayOptions: { show: { voiceSource: ['preview'] } } }),
 	stabilityProperty(),
 	{
 		displayName: 'Name',

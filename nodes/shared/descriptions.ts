@@ -31,6 +31,27 @@ export function stabilityProperty(extra: Partial<INodeProperties> = {}): INodePr
 	};
 }
 
+export function similarityProperty(extra: Partial<INodeProperties> = {}): INodeProperties {
+	return {
+		displayName: 'Similarity',
+		name: 'similarity',
+		type: 'number',
+		typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 2, numberStepSize: 0.05 },
+		default: 0.75,
+		description: 'How close to the recorded voice the preview sounds, from 0 to 1',
+		...extra,
+	};
+}
+
+export const speedOption: INodeProperties = {
+	displayName: 'Speed',
+	name: 'speed',
+	type: 'number',
+	typeOptions: { minValue: 0.7, maxValue: 1.2, numberPrecision: 2, numberStepSize: 0.05 },
+	default: 1,
+	description: 'Speaking speed from 0.7 to 1.2',
+};
+
 export const timeoutOption: INodeProperties = {
 	displayName: 'Timeout',
 	name: 'timeout',

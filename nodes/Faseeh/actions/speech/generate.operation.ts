@@ -5,6 +5,7 @@ import {
 	concurrencyOption,
 	modelProperty,
 	retryOnServerErrorOption,
+	speedOption,
 	stabilityProperty,
 	timeoutOption,
 } from '../../../shared/descriptions';
@@ -96,14 +97,7 @@ const properties: INodeProperties[] = [
 				default: 24000,
 				description: 'Sample rate of the audio in Hz. Sent only when set.',
 			},
-			{
-				displayName: 'Speed',
-				name: 'speed',
-				type: 'number',
-				typeOptions: { minValue: 0.7, maxValue: 1.2, numberPrecision: 2, numberStepSize: 0.05 },
-				default: 1,
-				description: 'Speaking speed from 0.7 to 1.2',
-			},
+			speedOption,
 			timeoutOption,
 			{
 				displayName: 'Use Streaming Mode',

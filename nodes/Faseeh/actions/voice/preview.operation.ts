@@ -7,6 +7,8 @@ import {
 	maxFileSizeOption,
 	modelProperty,
 	retryOnServerErrorOption,
+	similarityProperty,
+	speedOption,
 	timeoutOption,
 } from '../../../shared/descriptions';
 import { maxFileBytes, timeoutSeconds } from '../../../shared/operations/voiceClone';
@@ -37,14 +39,7 @@ const properties: INodeProperties[] = [
 		placeholder: 'e.g. مرحبا بك في فصيح، كيف يمكنني مساعدتك اليوم؟',
 		description: 'Arabic text to speak in the recorded voice: at least 3 words and 10 characters. Cloning later needs the same text.',
 	},
-	{
-		displayName: 'Similarity',
-		name: 'similarity',
-		type: 'number',
-		typeOptions: { minValue: 0, maxValue: 1, numberPrecision: 2, numberStepSize: 0.05 },
-		default: 0.75,
-		description: 'How close to the recorded voice the preview sounds, from 0 to 1',
-	},
+	similarityProperty(),
 	modelProperty('model'),
 	{
 		displayName: 'Options',
@@ -56,14 +51,7 @@ const properties: INodeProperties[] = [
 			concurrencyOption,
 			maxFileSizeOption,
 			retryOnServerErrorOption,
-			{
-				displayName: 'Speed',
-				name: 'speed',
-				type: 'number',
-				typeOptions: { minValue: 0.7, maxValue: 1.2, numberPrecision: 2, numberStepSize: 0.05 },
-				default: 1,
-				description: 'Speaking speed from 0.7 to 1.2',
-			},
+			speedOption,
 			timeoutOption,
 		],
 	},
