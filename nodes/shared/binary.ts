@@ -56,7 +56,7 @@ export async function readAudioInput(
 	}
 	if (size > spec.maxBytes) {
 		throw fail(
-			`The file in ${label} is ${formatMb(size)} MB, over the ${formatMb(spec.maxBytes)} MB limit`,
+			`The file in ${label} is ${size} bytes (${formatMb(size)} MB), over the limit of ${spec.maxBytes} bytes (${formatMb(spec.maxBytes)} MB)`,
 			'Raise the Max File Size option, or use a shorter or more compressed recording.',
 		);
 	}
@@ -157,6 +157,9 @@ async function readHead(this: IExecuteFunctions, binaryId: string): Promise<Buff
 	}
 }
 
+/** The file streams each multipart body reads from, so they can be closed when its request ends. */
+const partStreams = new WeakMap<object, Array<{ destroy(): unknown }>>();
+
 /** Adds a file part: id-backed binaries are streamed with a known length, others sent from memory. */
 export async function appendAudioPart(
 	this: IExecuteFunctions,
@@ -170,7 +173,19 @@ export async function appendAudioPart(
 		return;
 	}
 	const stream = await this.helpers.getBinaryStream(input.binary.id as string);
+	partStreams.set(form, [...(partStreams.get(form) ?? []), stream]);
 	form.append(partName, stream, options);
+}
+
+/**
+ * Closes the file streams of a multipart body once its request is over. After a complete upload
+ * they have ended already; after a dropped one (a reset mid-upload) they are left paused with
+ * their file open, and nothing else would ever close them.
+ */
+export function closePartStreams(body: unknown): void {
+	if (typeof body !== 'object' || body === null) return;
+	for (const stream of partStreams.get(body) ?? []) stream.destroy();
+	partStreams.delete(body);
 }
 
 /** True when both inputs hold the same bytes. Only equal-sized files are hashed. */

@@ -23,6 +23,7 @@ export async function runForEachItem(
 	setRequestGate(this, new RequestGate(concurrency));
 	const results: INodeExecutionData[][] = new Array(itemCount);
 	const continueOnFail = this.continueOnFail();
+	const toErrorOutput = continueOnFail && this.getNode().onError === 'continueErrorOutput';
 	const cancelSignal = this.getExecutionCancelSignal?.();
 	let nextItem = 0;
 	const failures: Array<{ itemIndex: number; error: unknown }> = [];
@@ -33,9 +34,11 @@ export async function runForEachItem(
 			try {
 				const output = await operation(itemIndex);
 				results[itemIndex] = output.map((data) => ({ ...data, pairedItem: { item: itemIndex } }));
-			} catch (error) {
+			} catch (caught) {
+				const error = withItemIndex(this, caught, itemIndex);
 				if (continueOnFail) {
-					results[itemIndex] = [{ json: errorJson(error), pairedItem: { item: itemIndex } }];
+					const json = toErrorOutput ? errorOutputJson(error) : errorJson(error);
+					results[itemIndex] = [{ json, pairedItem: { item: itemIndex } }];
 				} else {
 					failures.push({ itemIndex, error });
 				}
@@ -47,7 +50,7 @@ export async function runForEachItem(
 
 	if (failures.length > 0) {
 		const first = failures.reduce((a, b) => (b.itemIndex < a.itemIndex ? b : a));
-		throw withItemIndex(this, first.error, first.itemIndex);
+		throw first.error;
 	}
 	if (cancelSignal?.aborted) {
 		throw new NodeOperationError(this.getNode(), 'The execution was cancelled');
@@ -82,15 +85,35 @@ export function errorJson(error: unknown): IDataObject {
 	return { error: error instanceof Error ? error.message : String(error) };
 }
 
-/** n8n's error constructors return an existing instance unchanged, so set the index on it. */
+/**
+ * The failed item under "On Error: Continue (using error output)". n8n sends an item to the error
+ * output only when its JSON has no keys but `error`, `message` and `details`, so the codes go under
+ * `details`. (Setting the item's `error` instead would route it too, but n8n then replaces the
+ * JSON with the bare message and Faseeh's codes would be lost.)
+ */
+export function errorOutputJson(error: unknown): IDataObject {
+	const { error: message, ...details } = errorJson(error);
+	return { error: message, details };
+}
+
+/**
+ * Makes every error name its item. n8n's error constructors return an existing instance unchanged,
+ * so the index is set on it. Messages the node builds already end with "[item N]"; Faseeh's own
+ * messages are kept exactly as sent, so for those the item is named at the end of the description.
+ */
 function withItemIndex(
 	context: IExecuteFunctions,
-	error: unknown,
+	caught: unknown,
 	itemIndex: number,
 ): NodeApiError | NodeOperationError {
-	if (error instanceof NodeApiError || error instanceof NodeOperationError) {
-		error.context.itemIndex ??= itemIndex;
-		return error;
+	const error =
+		caught instanceof NodeApiError || caught instanceof NodeOperationError
+			? caught
+			: new NodeOperationError(context.getNode(), caught as JsonObject, { itemIndex });
+	error.context.itemIndex ??= itemIndex;
+	const tag = `[item ${itemIndex}]`;
+	if (!error.message.endsWith(tag) && !(error.description ?? '').endsWith(tag)) {
+		error.description = error.description ? `${error.description} ${tag}` : tag;
 	}
-	return new NodeOperationError(context.getNode(), error as JsonObject, { itemIndex });
+	return error;
 }

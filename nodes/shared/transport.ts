@@ -9,6 +9,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError, sleep } from 'n8n-workflow';
 
+import { closePartStreams } from './binary';
 import { requestGateFor, retryDelayMs } from './concurrency';
 
 export const CREDENTIAL_TYPE = 'faseehApi';
@@ -104,12 +105,14 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 		const release = gate ? await gate.acquire() : undefined;
 		let response: FullResponse | undefined;
 		let failure: unknown;
+		let body: IDataObject | FormData | undefined;
 		try {
-			const body = typeof request.body === 'function' ? await request.body() : request.body;
+			body = typeof request.body === 'function' ? await request.body() : request.body;
 			response = await sendOnce.call(this, request, baseURL, timeoutSeconds, body);
 		} catch (error) {
 			failure = error;
 		} finally {
+			closePartStreams(body);
 			release?.();
 		}
 
@@ -216,6 +219,23 @@ export async function getBaseUrl(this: FaseehContext, itemIndex?: number): Promi
 function isLoopbackHost(hostname: string): boolean {
 	const host = hostname.replace(/^\[|\]$/g, '');
 	return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * A number as a plain decimal for a multipart text field ("0.0000001", never "1e-7"): a strict
+ * server reads the exponent form as not a number. The digits are JavaScript's shortest round-trip
+ * form, so parsing the text gives back exactly the same number.
+ */
+export function plainDecimal(value: number): string {
+	const text = String(value);
+	const match = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+	if (!match) return text;
+	const [, sign, lead, fraction = '', exponentText] = match;
+	const digits = lead + fraction;
+	const exponent = Number(exponentText);
+	if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+	// Only for huge values (1e21 and up), which have no fraction digits left.
+	return sign + digits + '0'.repeat(Math.max(0, exponent - fraction.length));
 }
 
 /** Faseeh sends `{errorCode, errorMessage}`; some deployments send `{code, message}`. Accept both. */

@@ -26,10 +26,26 @@ export class ParameterValidator {
 		}
 		const text = String(value);
 		if (text.trim() === '') throw this.fail(parameterLabel, 'is empty');
+		this.wellFormed(parameterLabel, text);
 		if (maxLength !== undefined && [...text].length > maxLength) {
 			throw this.fail(
 				parameterLabel,
 				`is ${[...text].length} characters long; the maximum is ${maxLength}`,
+			);
+		}
+		return text;
+	}
+
+	/**
+	 * Refuses text with half a character (an unpaired UTF-16 surrogate, e.g. an emoji cut in two by
+	 * an expression's slice): it has no UTF-8 form, so it would reach Faseeh silently changed.
+	 */
+	wellFormed(parameterLabel: string, text: string): string {
+		if (LONE_SURROGATE.test(text)) {
+			throw this.fail(
+				parameterLabel,
+				'contains half of a character (an unpaired UTF-16 surrogate)',
+				'This happens when an expression cuts text in the middle of an emoji or other character, e.g. with slice(). Cut at a whole character instead.',
 			);
 		}
 		return text;
@@ -112,6 +128,9 @@ export class ParameterValidator {
 		return text;
 	}
 }
+
+/** A high surrogate not followed by a low one, or a low surrogate not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function describe(value: unknown): string {
 	if (typeof value === 'string') {

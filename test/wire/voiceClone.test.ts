@@ -226,7 +226,7 @@ describe('checks before any request is sent', () => {
 			'a file over the size limit',
 			{ options: { maxFileSizeMb: 0.01 } },
 			() => cloneItem(),
-			/^The file in "Voice File Field" \(binary field "voice_file"\) is 0\.018 MB, over the 0\.010 MB limit \[item 0\]$/,
+			/^The file in "Voice File Field" \(binary field "voice_file"\) is 19244 bytes \(0\.018 MB\), over the limit of 10485 bytes \(0\.010 MB\) \[item 0\]$/,
 		],
 		['stability above 1', { stability: '={{ 1.1 }}' }, () => cloneItem(), /^Parameter "Stability" must be a number from 0 to 1, got 1\.1 \[item 0\]$/],
 		['stability below 0', { stability: '={{ -0.1 }}' }, () => cloneItem(), /^Parameter "Stability" must be a number from 0 to 1, got -0\.1 \[item 0\]$/],

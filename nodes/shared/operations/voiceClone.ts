@@ -10,7 +10,7 @@ import {
 	readAudioInput,
 } from '../binary';
 import type { AudioInput } from '../binary';
-import { API_PATHS, DEFAULT_TIMEOUT_SECONDS, faseehJson } from '../transport';
+import { API_PATHS, DEFAULT_TIMEOUT_SECONDS, faseehJson, plainDecimal } from '../transport';
 import { ParameterValidator } from '../validate';
 import { requestVoicePreview } from './voicePreview';
 
@@ -34,14 +34,16 @@ export interface CloneFields {
 export function readCloneFields(this: IExecuteFunctions, itemIndex: number): CloneFields {
 	const check = new ParameterValidator(this.getNode(), itemIndex);
 	const additional = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
+	const name = this.getNodeParameter('name', itemIndex);
 	const fields: CloneFields = {
 		text: check.requiredText('Text', this.getNodeParameter('text', itemIndex)),
 		stability: check.numberInRange('Stability', this.getNodeParameter('stability', itemIndex), 0, 1),
-		name: check.requiredText('Name', this.getNodeParameter('name', itemIndex), MAX_VOICE_NAME_LENGTH).trim(),
+		// Trimmed before the length check: the limit applies to the name that is sent.
+		name: check.requiredText('Name', typeof name === 'string' ? name.trim() : name, MAX_VOICE_NAME_LENGTH),
 		model: check.requiredText('Model Name or ID', this.getNodeParameter('model', itemIndex)).trim(),
 	};
 	if (typeof additional.description === 'string' && additional.description.trim() !== '') {
-		fields.description = additional.description;
+		fields.description = check.wellFormed('Description', additional.description);
 	}
 	for (const key of ['gender', 'age'] as const) {
 		const value = additional[key];
@@ -117,7 +119,7 @@ export async function sendCloneRequest(
 		await appendAudioPart.call(this, form, 'voice_file', voice);
 		await appendAudioPart.call(this, form, 'reference_audio_file', reference);
 		form.append('text', fields.text);
-		form.append('stability', String(fields.stability));
+		form.append('stability', plainDecimal(fields.stability));
 		form.append('name', fields.name);
 		form.append('model', fields.model);
 		const optional: Array<[string, string | undefined]> = [

@@ -4,7 +4,7 @@ import type { IExecuteFunctions } from 'n8n-workflow';
 import { FASEEH_PCM_FORMAT, isRawPcmMimeType, wrapPcmAsWav } from '../audio';
 import type { AudioInput } from '../binary';
 import { appendAudioPart } from '../binary';
-import { API_PATHS, faseehAudio } from '../transport';
+import { API_PATHS, faseehAudio, plainDecimal } from '../transport';
 
 export interface PreviewRequest {
 	text: string;
@@ -35,9 +35,9 @@ export async function requestVoicePreview(
 	const buildForm = async () => {
 		const form = new FormData();
 		form.append('text', request.text);
-		form.append('similarity', String(request.similarity));
+		form.append('similarity', plainDecimal(request.similarity));
 		form.append('model_id', request.model);
-		if (request.speed !== undefined) form.append('speed', String(request.speed));
+		if (request.speed !== undefined) form.append('speed', plainDecimal(request.speed));
 		await appendAudioPart.call(this, form, 'file', request.recording);
 		return form;
 	};
