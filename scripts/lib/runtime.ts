@@ -240,6 +240,13 @@ async function acquireLock(lockDir: string, log: (l: string) => void, done: () =
 	}
 }
 
+/** Throws unless every native module loads under Node 24 from the n8n install. */
+async function assertNativeModulesLoad(rt: Runtime, n8nRoot: string): Promise<void> {
+	for (const mod of NATIVE_MODULES) {
+		await execOut(rt.nodeBin, ['-e', `require(${JSON.stringify(mod)})`], runtimePathEnv(rt), n8nRoot);
+	}
+}
+
 // --- Install --------------------------------------------------------------------------
 
 async function install(cacheDir: string, log: (line: string) => void): Promise<Runtime> {
@@ -327,6 +334,9 @@ async function install(cacheDir: string, log: (line: string) => void): Promise<R
 			env: {
 				...runtimePathEnv(rt),
 				npm_config_nodedir: rt.nodeDir,
+				// `npm run` exports the repo's .npmrc (ignore-scripts=true) to its children; without
+				// this, npm rebuild would skip the build scripts and report success.
+				npm_config_ignore_scripts: 'false',
 				// make node-gyp use all cores (isolated-vm is a big C++ build)
 				JOBS: String(Math.max(1, os.cpus().length)),
 			},
@@ -334,6 +344,9 @@ async function install(cacheDir: string, log: (line: string) => void): Promise<R
 			logsDir,
 			log,
 		});
+		// Only a build that loads under Node 24 counts: a rebuild that skipped its scripts (or built
+		// for the wrong ABI) still says "rebuilt dependencies successfully".
+		await assertNativeModulesLoad(rt, n8nRoot);
 		markStep('rebuild');
 	} else {
 		log('step 3/4: native modules already rebuilt');
@@ -356,10 +369,6 @@ async function install(cacheDir: string, log: (line: string) => void): Promise<R
 	}
 	if (!reported.split(/\s+/).includes(N8N_VERSION)) {
 		throw new Error(`n8n --version printed "${reported}", expected ${N8N_VERSION}`);
-	}
-	// The native modules must actually load under Node 24 (a wrong-ABI build only fails here).
-	for (const mod of NATIVE_MODULES) {
-		await execOut(rt.nodeBin, ['-e', `require(${JSON.stringify(mod)})`], runtimePathEnv(rt), n8nRoot);
 	}
 
 	const durationSeconds = Math.round((Date.now() - t0) / 1000);
