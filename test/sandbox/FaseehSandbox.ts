@@ -18,7 +18,11 @@ export interface FaseehSandboxOptions {
 	host?: string;
 	/** Default 0 (ephemeral). */
 	port?: number;
-	/** Added before answering each request, after its body was read. */
+	/**
+	 * Each answer is sent this long after its request arrived (or once its body is read and
+	 * checked, if that takes longer): a server whose response time is latencyMs. The sandbox's own
+	 * parsing happens inside that time instead of adding to it.
+	 */
 	latencyMs?: number;
 	/** A request arriving while this many are being served gets 429 / 42901. */
 	maxConcurrent?: number;
@@ -326,6 +330,7 @@ export class FaseehSandbox {
 
 	private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
 		const started = Date.now();
+		const arrivedAt = performance.now();
 		const method = req.method ?? 'GET';
 		const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
 		const contentLengthHeader = req.headers['content-length'];
@@ -405,7 +410,10 @@ export class FaseehSandbox {
 			return;
 		}
 
-		if (this.opts.latencyMs) await this.sleep(this.opts.latencyMs);
+		if (this.opts.latencyMs) {
+			const remaining = this.opts.latencyMs - (performance.now() - arrivedAt);
+			if (remaining > 0) await this.sleep(remaining);
+		}
 		if (res.destroyed || res.writableEnded) return;
 
 		if (fault) return this.sendFault(res, fault);
