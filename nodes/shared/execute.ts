@@ -1,18 +1,25 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, JsonObject } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { MAX_CONCURRENCY, RequestGate, setRequestGate } from './concurrency';
+import { GateClosedError, MAX_CONCURRENCY, RequestGate, setRequestGate } from './concurrency';
 import { ParameterValidator } from './validate';
 
 export type ItemOperation = (itemIndex: number) => Promise<INodeExecutionData[]>;
 
 /**
- * Runs `operation` for every input item with at most Options → Concurrency items in flight (and as
- * many Faseeh requests, adapting to 429s; see RequestGate), and returns
- * the outputs in input order with `pairedItem` set. Items are started one by one, so a batch never
- * reads all its files up front. With "continue on fail" a failed item yields an error item and the
- * others go on; otherwise no item is started after a failure and the lowest failed item's error
- * is thrown.
+ * Runs `operation` for every input item with at most Options → Concurrency Faseeh requests in
+ * flight (adapting to 429s; see RequestGate), and returns the outputs in input order with
+ * `pairedItem` set.
+ *
+ * Twice as many items as the concurrency are worked on at once: while `concurrency` requests are
+ * in flight, the next items are already checked (parameters, binary metadata) and wait for a
+ * slot, so a freed slot is used at once. Requests still go out in input order, and a batch never
+ * reads all its files up front.
+ *
+ * With "continue on fail" a failed item yields an error item and the others go on. Otherwise the
+ * first failure stops the batch: no further request is sent (items checked ahead but not yet sent
+ * are dropped, so a bad item found early spends nothing on the ones before it), requests in
+ * flight finish, and the lowest failed item's error is thrown.
  */
 export async function runForEachItem(
 	this: IExecuteFunctions,
@@ -20,11 +27,14 @@ export async function runForEachItem(
 ): Promise<INodeExecutionData[]> {
 	const itemCount = this.getInputData().length;
 	const concurrency = itemCount > 0 ? readConcurrency(this) : 1;
-	setRequestGate(this, new RequestGate(concurrency));
+	const gate = new RequestGate(concurrency);
+	setRequestGate(this, gate);
 	const results: INodeExecutionData[][] = new Array(itemCount);
 	const continueOnFail = this.continueOnFail();
 	const toErrorOutput = continueOnFail && this.getNode().onError === 'continueErrorOutput';
 	const cancelSignal = this.getExecutionCancelSignal?.();
+	const onCancel = () => gate.close();
+	cancelSignal?.addEventListener('abort', onCancel);
 	let nextItem = 0;
 	const failures: Array<{ itemIndex: number; error: unknown }> = [];
 
@@ -35,18 +45,27 @@ export async function runForEachItem(
 				const output = await operation(itemIndex);
 				results[itemIndex] = output.map((data) => ({ ...data, pairedItem: { item: itemIndex } }));
 			} catch (caught) {
+				// Not sent because the batch stopped: the error that stopped it is what counts.
+				if (caught instanceof GateClosedError) continue;
 				const error = withItemIndex(this, caught, itemIndex);
 				if (continueOnFail) {
 					const json = toErrorOutput ? errorOutputJson(error) : errorJson(error);
 					results[itemIndex] = [{ json, pairedItem: { item: itemIndex } }];
 				} else {
 					failures.push({ itemIndex, error });
+					gate.close();
 				}
+			} finally {
+				gate.finished(itemIndex);
 			}
 		}
 	};
-	const workers = Math.max(1, Math.min(concurrency, itemCount));
-	await Promise.all(Array.from({ length: workers }, worker));
+	const workers = Math.max(1, Math.min(2 * concurrency, itemCount));
+	try {
+		await Promise.all(Array.from({ length: workers }, worker));
+	} finally {
+		cancelSignal?.removeEventListener('abort', onCancel);
+	}
 
 	if (failures.length > 0) {
 		const first = failures.reduce((a, b) => (b.itemIndex < a.itemIndex ? b : a));

@@ -102,7 +102,7 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 	const cancelSignal = 'getExecutionCancelSignal' in this ? this.getExecutionCancelSignal() : undefined;
 
 	for (let attempt = 1; ; attempt++) {
-		const release = gate ? await gate.acquire() : undefined;
+		const slot = gate ? await gate.acquire(request.itemIndex) : undefined;
 		let response: FullResponse | undefined;
 		let failure: unknown;
 		let body: IDataObject | FormData | undefined;
@@ -113,33 +113,38 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 			failure = error;
 		} finally {
 			closePartStreams(body);
-			release?.();
 		}
 
+		// A missing credential is reported as is; anything else failed before an HTTP answer.
+		const networkFailure =
+			response === undefined && !(failure instanceof NodeOperationError)
+				? networkError(node, failure, timeoutSeconds, request.itemIndex)
+				: undefined;
+		const statusCode = response?.statusCode;
 		const canRetry = attempt <= MAX_RETRIES;
-		if (response === undefined) {
-			// A missing credential is reported as is; anything else failed before an HTTP answer.
-			if (failure instanceof NodeOperationError) throw new NodeOperationError(node, failure);
-			const mapped = networkError(node, failure, timeoutSeconds, request.itemIndex);
-			const dropped = ['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(String(mapped.context.errorCode));
-			if (!(request.retryServerErrors && dropped && canRetry)) throw mapped;
-			await waitBeforeRetry(node, attempt, undefined, cancelSignal, request.itemIndex);
+		// A 429 was refused, not processed: safe to send again, clone included. Server errors and
+		// dropped connections only when the request allows it.
+		const retry =
+			canRetry &&
+			(statusCode === 429 ||
+				(request.retryServerErrors === true &&
+					((statusCode !== undefined && statusCode >= 500) ||
+						['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(String(networkFailure?.context.errorCode)))));
+		if (retry) {
+			slot?.release();
+			if (statusCode === 429) gate?.rateLimited();
+			const retryAfter = statusCode === 429 && response ? parseRetryAfter(headerValue(response, 'retry-after')) : undefined;
+			await waitBeforeRetry(node, attempt, retryAfter, cancelSignal, request.itemIndex);
 			continue;
 		}
+		slot?.keepUntilItemFinished();
 
-		const { statusCode } = response;
-		if (statusCode === 429 && canRetry) {
-			// Refused, not processed: safe to send again, clone included.
-			gate?.rateLimited();
-			await waitBeforeRetry(node, attempt, parseRetryAfter(headerValue(response, 'retry-after')), cancelSignal, request.itemIndex);
-			continue;
+		if (response === undefined) {
+			if (networkFailure) throw networkFailure;
+			throw new NodeOperationError(node, failure as NodeOperationError);
 		}
-		if (statusCode >= 500 && request.retryServerErrors && canRetry) {
-			await waitBeforeRetry(node, attempt, undefined, cancelSignal, request.itemIndex);
-			continue;
-		}
-		if (statusCode >= 300 && statusCode < 400) throw redirectError(node, response, request.itemIndex);
-		if (statusCode >= 400 || statusCode < 200) throw faseehApiError(node, response, request.itemIndex);
+		if (response.statusCode >= 300 && response.statusCode < 400) throw redirectError(node, response, request.itemIndex);
+		if (response.statusCode >= 400 || response.statusCode < 200) throw faseehApiError(node, response, request.itemIndex);
 		gate?.succeeded();
 		return request.expect === 'audio'
 			? audioBody(node, response, request.itemIndex)

@@ -89,16 +89,33 @@ describe('concurrency', () => {
 		expect(sandbox.requests).toHaveLength(0);
 	});
 
-	it('starts no item once a failure is known (without continue-on-fail)', async () => {
-		// Item 4 has no preview audio, so it fails before any request. With 3 in flight, the first
-		// worker to finish takes item 3, the next takes item 4 and fails; nothing after is started.
+	it('sends nothing once a failure is known (without continue-on-fail), checking items ahead', async () => {
+		// Concurrency 3 works on 6 items at once. Item 4 has no preview audio: its check fails before
+		// any of items 0-3 has read its binary metadata, so the batch stops before anything is sent.
 		const sandbox = await sandboxWith({ latencyMs: 40 });
 		const items = cloneItems(20);
 		delete items[4].binary!.voice_file;
 		const result = await runAgainst(sandbox, new FaseehVoiceClone(), cloneParameters({ concurrency: 3 }), items);
-		expect(result.error?.message).toMatch(/\[item 4\]$/);
-		const sent = requestsTo(sandbox, 'POST', '/voices/clone').map((request) => request.fields?.name).sort();
-		expect(sent).toEqual(['Voice 0', 'Voice 1', 'Voice 2', 'Voice 3']);
+		expect(result.error?.message).toMatch(/^Parameter "Voice File Field".*\[item 4\]$/);
+		expect(requestsTo(sandbox, 'POST', '/voices/clone')).toHaveLength(0);
+	});
+
+	it('a failure found later stops the batch: what was sent is a prefix of the input', async () => {
+		const sandbox = await sandboxWith({ latencyMs: 40 });
+		const items = cloneItems(20);
+		delete items[12].binary!.voice_file;
+		const result = await runAgainst(sandbox, new FaseehVoiceClone(), cloneParameters({ concurrency: 3 }), items);
+		expect(result.error?.message).toMatch(/\[item 12\]$/);
+		const sent = requestsTo(sandbox, 'POST', '/voices/clone')
+			.map((request) => Number(/\d+$/.exec(request.fields?.name ?? '')?.[0]))
+			.sort((a, b) => a - b);
+		// Slots are given in input order, so what was sent is 0..K without gaps.
+		expect(sent).toEqual(Array.from({ length: sent.length }, (_unused, index) => index));
+		// Six workers: item 12 is taken when items 0-6 have finished, with at most 3 requests (7-9)
+		// in flight and items 10-11 checked and waiting. It fails at once, so 10 onwards is never
+		// sent (a node without the stop would send all 19 good items).
+		expect(sent.length).toBeGreaterThanOrEqual(7);
+		expect(sent.length).toBeLessThanOrEqual(10);
 	});
 });
 
