@@ -131,8 +131,9 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 					((statusCode !== undefined && statusCode >= 500) ||
 						['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(String(networkFailure?.context.errorCode)))));
 		if (retry) {
-			slot?.release();
+			// Lower the limit before the slot goes back, so it is not handed on above the plan's cap.
 			if (statusCode === 429) gate?.rateLimited();
+			slot?.release();
 			const retryAfter = statusCode === 429 && response ? parseRetryAfter(headerValue(response, 'retry-after')) : undefined;
 			await waitBeforeRetry(node, attempt, retryAfter, cancelSignal, request.itemIndex);
 			continue;

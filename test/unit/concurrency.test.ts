@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INode } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { GateClosedError, RequestGate, retryDelayMs } from '../../nodes/shared/concurrency';
+import { GateClosedError, RequestGate, retryDelayMs, setRequestGate } from '../../nodes/shared/concurrency';
 import { faseehJson } from '../../nodes/shared/transport';
 
 describe('RequestGate', () => {
@@ -88,6 +88,46 @@ describe('RequestGate', () => {
 		expect(gate.currentLimit).toBe(2);
 		for (let i = 0; i < 100; i++) gate.succeeded();
 		expect(gate.currentLimit).toBe(3);
+	});
+});
+
+describe('a 429 in a batch', () => {
+	it('lowers the limit before its slot is handed on, so no request is sent above the plan', async () => {
+		const node: INode = { id: '1', name: 'Faseeh', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
+		const answers = [
+			{ statusCode: 429, headers: { 'retry-after': '0' }, body: { errorCode: 42901, errorMessage: 'Concurrency limit exceeded' } },
+			{ statusCode: 200, headers: {}, body: { ok: true } },
+		];
+		let calls = 0;
+		let answerFirst: () => void = () => undefined;
+		const firstAnswered = new Promise<void>((resolve) => (answerFirst = resolve));
+		const context = {
+			getNode: () => node,
+			getCredentials: async () => ({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9/api/v1' }),
+			helpers: {
+				httpRequestWithAuthentication: async () => {
+					const answer = answers[calls++];
+					if (calls === 1) await firstAnswered;
+					return answer;
+				},
+			},
+		} as unknown as IExecuteFunctions;
+		const gate = new RequestGate(2);
+		setRequestGate(context, gate);
+		const other = await gate.acquire(); // another request of the batch is in flight
+		const pending = faseehJson.call(context, { method: 'GET', path: '/models' });
+		await new Promise((resolve) => setImmediate(resolve)); // the request holds the second slot
+		let waiterIn = false;
+		const waiter = gate.acquire().then((slot) => ((waiterIn = true), slot)); // the next item
+		answerFirst(); // the plan refuses the request: 429
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		expect(calls).toBe(1);
+		expect(gate.currentLimit).toBe(1);
+		expect(waiterIn).toBe(false); // one request in flight = the lowered limit
+		other.release();
+		(await waiter).release();
+		await expect(pending).resolves.toEqual({ ok: true });
+		expect(calls).toBe(2);
 	});
 });
 
