@@ -1,0 +1,135 @@
+/**
+ * `npm run bench`: throughput, memory and overhead of the Faseeh nodes; prints one table and
+ * writes docs/benchmarks.md.
+ *
+ *   node -r ts-node/register/transpile-only scripts/bench/index.ts
+ *     [--only throughput|memory|overhead]   run one section (docs/benchmarks.md is then not written)
+ *     [--reps N]                            runs per throughput configuration (default 3)
+ *     [--memory-reps N]                     runs per memory configuration (default 3)
+ *     [--rounds N]                          overhead rounds (default 7)
+ *
+ * The exit code is 0 even when a target is missed (the numbers are the product); a section that
+ * cannot run at all exits 1. Every request loop is bounded by item counts and timeouts, and every
+ * child process (sandbox, n8n) is stopped before exit.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { fmt, log } from './common';
+import { abortMemory, runMemory } from './memory';
+import { runOverhead } from './overhead';
+import { profileSteps } from './profile';
+import type { BenchResults } from './report';
+import { allFigures, machine, markdown, terminalTable } from './report';
+import { startRemoteSandbox } from './sandboxClient';
+import { runThroughput } from './throughput';
+import { cleanupHarness } from '../../test/harness/n8nHarness';
+
+const SECTIONS = ['throughput', 'memory', 'overhead'] as const;
+type Section = (typeof SECTIONS)[number];
+const DOCS_FILE = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
+
+interface Options {
+	only?: Section;
+	reps: number;
+	memoryReps: number;
+	rounds: number;
+}
+
+function parseArgs(argv: string[]): Options {
+	const options: Options = { reps: 3, memoryReps: 3, rounds: 7 };
+	const count = (flag: string, value: string | undefined, max: number) => {
+		if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+			throw new Error(`${flag} needs a whole number from 1 to ${max}`);
+		}
+		return Number(value);
+	};
+	for (let i = 0; i < argv.length; i += 2) {
+		const [flag, value] = [argv[i], argv[i + 1]];
+		if (flag === '--only') {
+			if (!SECTIONS.includes(value as Section)) throw new Error(`--only needs one of ${SECTIONS.join(', ')}`);
+			options.only = value as Section;
+		} else if (flag === '--reps') options.reps = count(flag, value, 10);
+		else if (flag === '--memory-reps') options.memoryReps = count(flag, value, 10);
+		else if (flag === '--rounds') options.rounds = count(flag, value, 20);
+		else throw new Error(`unknown argument ${flag}`);
+	}
+	return options;
+}
+
+/** The overhead profile: the node's steps timed one by one (see profile.ts). */
+async function runProfile(): Promise<BenchResults['profile']> {
+	const sandbox = await startRemoteSandbox({ latencyMs: 0 });
+	try {
+		await profileSteps(sandbox, 20, 1); // warm-up
+		return await profileSteps(sandbox, 100, 3);
+	} finally {
+		await sandbox.stop();
+		await cleanupHarness();
+	}
+}
+
+async function main(): Promise<number> {
+	const options = parseArgs(process.argv.slice(2));
+	// Ctrl-C: the sandbox child exits when this process does (IPC disconnect); n8n has its own
+	// process group, so it is ended explicitly.
+	for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+		process.once(signal, () => {
+			abortMemory();
+			process.exit(130);
+		});
+	}
+	const started = Date.now();
+	const results: BenchResults = { startedAt: new Date(started), durationMs: 0, errors: [] };
+	const wanted = (section: Section) => options.only === undefined || options.only === section;
+	log(machine().join('; '));
+
+	// One section failing (e.g. no n8n runtime) still lets the others report.
+	const attempt = async (section: string, run: () => Promise<void>) => {
+		const sectionStart = Date.now();
+		log(`${section}: starting`);
+		try {
+			await run();
+			log(`${section}: done in ${fmt((Date.now() - sectionStart) / 1000, 0)} s`);
+		} catch (error) {
+			const message = (error as Error).message;
+			results.errors.push({ section, message });
+			log(`${section}: FAILED: ${message}`);
+		}
+	};
+	if (wanted('throughput')) await attempt('throughput', async () => void (results.throughput = await runThroughput(options.reps)));
+	if (wanted('memory')) await attempt('memory', async () => void (results.memory = await runMemory(options.memoryReps)));
+	if (wanted('overhead')) {
+		await attempt('overhead', async () => void (results.overhead = await runOverhead(options.rounds)));
+		await attempt('overhead profile', async () => void (results.profile = await runProfile()));
+	}
+	results.durationMs = Date.now() - started;
+
+	const figures = allFigures(results);
+	console.log(`\n${terminalTable(figures)}\n`);
+	const missed = figures.filter((figure) => figure.pass === false);
+	if (missed.length === 0) console.log('All targets met.');
+	else {
+		console.log(`MISSED TARGETS (${missed.length}):`);
+		for (const figure of missed) console.log(`  - [${figure.section}] ${figure.figure}: ${figure.measured} (target ${figure.target})`);
+	}
+	for (const error of results.errors) console.log(`SECTION FAILED: ${error.section}: ${error.message}`);
+	console.log(`Run time: ${fmt(results.durationMs / 60_000, 1)} min`);
+
+	if (options.only === undefined) {
+		fs.mkdirSync(path.dirname(DOCS_FILE), { recursive: true });
+		fs.writeFileSync(DOCS_FILE, markdown(results));
+		console.log(`Wrote ${path.relative(process.cwd(), DOCS_FILE)}`);
+	} else {
+		console.log(`--only ${options.only}: ${path.relative(process.cwd(), DOCS_FILE)} not written (it needs all sections).`);
+	}
+	return results.errors.length > 0 ? 1 : 0;
+}
+
+main().then(
+	(code) => process.exit(code),
+	(error: Error) => {
+		console.error(error.message);
+		process.exit(1);
+	},
+);

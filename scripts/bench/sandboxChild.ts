@@ -1,0 +1,141 @@
+/**
+ * The Faseeh sandbox in its own process, driven over IPC by the benchmark (see sandboxClient.ts).
+ *
+ * Why a separate process: the sandbox parses and hashes every multipart body. In the bench
+ * process that CPU work would run on the same event loop as the node under test (slowing it and
+ * blurring its timings), and in the memory benchmark its 200 MiB body buffer must not be counted.
+ *
+ * Messages in:  { type: 'start', options } | { type: 'stats' } | { type: 'reset' } | { type: 'stop' }
+ * Messages out: { type: 'started', baseUrl, apiKey } | { type: 'stats', stats } | { type: 'reset' }
+ *               | { type: 'stopped' } | { type: 'error', message }
+ */
+import type { FaseehSandboxOptions, RecordedRequest } from '../../test/sandbox/FaseehSandbox';
+import { FaseehSandbox } from '../../test/sandbox/FaseehSandbox';
+
+/** What the parent learns about each finished request (no part bytes, no headers: no key). */
+export interface RequestSummary {
+	method: string;
+	path: string;
+	status?: number;
+	aborted?: boolean;
+	durationMs?: number;
+	contentLength?: number;
+	chunked: boolean;
+	bodySize: number;
+	parseError?: string;
+	parts?: Array<{ name: string; filename?: string; contentType?: string; size: number; sha256: string }>;
+	fields?: Record<string, string>;
+}
+
+export interface SandboxStats {
+	/** Most requests in flight at once, as seen by the sandbox (admitted or refused with 429). */
+	maxInFlight: number;
+	/** Most requests admitted (being served, not refused with 429) at once. */
+	maxAdmitted: number;
+	requests: RequestSummary[];
+}
+
+export type ChildOptions = Omit<FaseehSandboxOptions, 'onRequestDone'>;
+
+let sandbox: FaseehSandbox | undefined;
+let maxAdmitted = 0;
+let finished: RequestSummary[] = [];
+
+function summarise(request: RecordedRequest): RequestSummary {
+	return {
+		method: request.method,
+		path: request.path,
+		status: request.status,
+		aborted: request.aborted,
+		durationMs: request.durationMs,
+		contentLength: request.contentLength,
+		chunked: request.chunked,
+		bodySize: request.bodySize,
+		parseError: request.parseError,
+		parts: request.parts?.map((part) => ({
+			name: part.name,
+			filename: part.filename,
+			contentType: part.contentType,
+			size: part.size,
+			sha256: part.sha256,
+		})),
+		fields: request.fields,
+	};
+}
+
+/**
+ * Counts admitted requests exactly. The sandbox decides admission synchronously when a request
+ * arrives (its private `admitted` counter, which `maxConcurrent` limits) and exposes only the
+ * total in flight. Wrapping its per-request handler on this instance lets us read the counter
+ * right after each admission decision. Bench-only reliance on a private field; checked below.
+ */
+function trackAdmitted(instance: FaseehSandbox): void {
+	const internals = instance as unknown as {
+		admitted: number;
+		handle: (req: unknown, res: unknown) => Promise<void>;
+	};
+	if (typeof internals.admitted !== 'number' || typeof internals.handle !== 'function') {
+		throw new Error('FaseehSandbox internals changed: cannot count admitted requests');
+	}
+	const original = internals.handle.bind(instance);
+	internals.handle = (req, res) => {
+		const result = original(req, res);
+		maxAdmitted = Math.max(maxAdmitted, internals.admitted);
+		return result;
+	};
+}
+
+function send(message: unknown): void {
+	process.send?.(message);
+}
+
+async function onMessage(message: { type: string; options?: ChildOptions }): Promise<void> {
+	switch (message.type) {
+		case 'start': {
+			sandbox = new FaseehSandbox({
+				...message.options,
+				// The bench only needs sizes and hashes; keeping part bytes would grow this process.
+				keepPartData: false,
+				// The parent keeps the summaries; the sandbox's own list stays short.
+				maxRecorded: 50,
+				onRequestDone: (request) => finished.push(summarise(request)),
+			});
+			trackAdmitted(sandbox);
+			const baseUrl = await sandbox.start();
+			send({ type: 'started', baseUrl, apiKey: sandbox.apiKey });
+			return;
+		}
+		case 'stats': {
+			const stats: SandboxStats = {
+				maxInFlight: sandbox?.maxInFlight ?? 0,
+				maxAdmitted,
+				requests: finished,
+			};
+			send({ type: 'stats', stats });
+			return;
+		}
+		case 'reset': {
+			sandbox?.reset();
+			maxAdmitted = 0;
+			finished = [];
+			send({ type: 'reset' });
+			return;
+		}
+		case 'stop': {
+			await sandbox?.stop();
+			// Disconnect only once the reply is out; the 'disconnect' handler then exits.
+			process.send?.({ type: 'stopped' }, undefined, {}, () => process.disconnect?.());
+			return;
+		}
+		default:
+			send({ type: 'error', message: `unknown message ${message.type}` });
+	}
+}
+
+process.on('message', (message: { type: string; options?: ChildOptions }) => {
+	onMessage(message).catch((error: Error) => send({ type: 'error', message: error.message }));
+});
+// The parent going away (crash, Ctrl-C) must not leave this server running.
+process.on('disconnect', () => {
+	void (sandbox?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+});
