@@ -76,8 +76,6 @@ export interface MemoryResult {
 	peaks: Record<Uploader, { small: number; big: number; delta: number }>;
 	/** Δ faseeh / Δ httpRequest (the target). */
 	share: number;
-	/** The same over the upload-less workflow: (peak − peak of 'none') at 200 MiB, per uploader. */
-	increment: Record<Uploader, number>;
 	/** Median RSS growth during the upload node, per uploader and size. */
 	uploadGrowth: Record<Uploader, { small: number; big: number }>;
 	/** Peak minus the read-only workflow's peak, per uploader and size, and their difference. */
@@ -477,27 +475,26 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 		tempPaths.delete(stage);
 	}
 
-	const peakOf = (uploader: Uploader, sizeBytes: number) =>
-		median(runs.filter((run) => run.uploader === uploader && run.sizeBytes === sizeBytes).map((run) => run.peakMiB));
-	const peaks = {} as MemoryResult['peaks'];
-	for (const uploader of UPLOADERS) {
-		const small = peakOf(uploader, SMALL_BYTES);
-		const big = peakOf(uploader, BIG_BYTES);
-		peaks[uploader] = { small, big, delta: big - small };
-	}
-	const share = peaks.faseeh.delta / peaks.httpRequest.delta;
-	const increment = {} as MemoryResult['increment'];
-	for (const uploader of UPLOADERS) increment[uploader] = peaks[uploader].big - peaks.none.big;
-	const windowMedian = (uploader: Uploader, sizeBytes: number, key: 'uploadGrowthMiB') =>
+	/** Median over the runs of one uploader and size (runs without the value are skipped). */
+	const medianOf = (uploader: Uploader, sizeBytes: number, value: (run: MemoryRun) => number | undefined) =>
 		median(
 			runs
-				.filter((run) => run.uploader === uploader && run.sizeBytes === sizeBytes && run[key] !== undefined)
-				.map((run) => run[key] as number),
+				.filter((run) => run.uploader === uploader && run.sizeBytes === sizeBytes)
+				.map(value)
+				.filter((measured): measured is number => measured !== undefined),
 		);
+	const peaks = {} as MemoryResult['peaks'];
 	const uploadGrowth = {} as MemoryResult['uploadGrowth'];
 	for (const uploader of UPLOADERS) {
-		uploadGrowth[uploader] = { small: windowMedian(uploader, SMALL_BYTES, 'uploadGrowthMiB'), big: windowMedian(uploader, BIG_BYTES, 'uploadGrowthMiB') };
+		const small = medianOf(uploader, SMALL_BYTES, (run) => run.peakMiB);
+		const big = medianOf(uploader, BIG_BYTES, (run) => run.peakMiB);
+		peaks[uploader] = { small, big, delta: big - small };
+		uploadGrowth[uploader] = {
+			small: medianOf(uploader, SMALL_BYTES, (run) => run.uploadGrowthMiB),
+			big: medianOf(uploader, BIG_BYTES, (run) => run.uploadGrowthMiB),
+		};
 	}
+	const share = peaks.faseeh.delta / peaks.httpRequest.delta;
 	// What the upload node itself adds: each workflow's peak minus the read-only workflow's peak at
 	// the same size, then 200 MiB minus 1 MiB as in the whole-run figure.
 	const own = {} as MemoryResult['own'];
@@ -568,5 +565,5 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 			pass: peaks.httpRequest.delta > 0 && share <= TARGET_SHARE,
 		},
 	];
-	return { reps, runs, peaks, share, increment, uploadGrowth, own, ownShare, figures };
+	return { reps, runs, peaks, share, uploadGrowth, own, ownShare, figures };
 }
