@@ -38,7 +38,6 @@ export interface SandboxStats {
 export type ChildOptions = Omit<FaseehSandboxOptions, 'onRequestDone'>;
 
 let sandbox: FaseehSandbox | undefined;
-let maxAdmitted = 0;
 let finished: RequestSummary[] = [];
 
 function summarise(request: RecordedRequest): RequestSummary {
@@ -63,28 +62,6 @@ function summarise(request: RecordedRequest): RequestSummary {
 	};
 }
 
-/**
- * Counts admitted requests exactly. The sandbox decides admission synchronously when a request
- * arrives (its private `admitted` counter, which `maxConcurrent` limits) and exposes only the
- * total in flight. Wrapping its per-request handler on this instance lets us read the counter
- * right after each admission decision. Bench-only reliance on a private field; checked below.
- */
-function trackAdmitted(instance: FaseehSandbox): void {
-	const internals = instance as unknown as {
-		admitted: number;
-		handle: (req: unknown, res: unknown) => Promise<void>;
-	};
-	if (typeof internals.admitted !== 'number' || typeof internals.handle !== 'function') {
-		throw new Error('FaseehSandbox internals changed: cannot count admitted requests');
-	}
-	const original = internals.handle.bind(instance);
-	internals.handle = (req, res) => {
-		const result = original(req, res);
-		maxAdmitted = Math.max(maxAdmitted, internals.admitted);
-		return result;
-	};
-}
-
 function send(message: unknown): void {
 	process.send?.(message);
 }
@@ -100,7 +77,6 @@ async function onMessage(message: { type: string; options?: ChildOptions }): Pro
 				maxRecorded: 50,
 				onRequestDone: (request) => finished.push(summarise(request)),
 			});
-			trackAdmitted(sandbox);
 			const baseUrl = await sandbox.start();
 			send({ type: 'started', baseUrl, apiKey: sandbox.apiKey });
 			return;
@@ -108,7 +84,7 @@ async function onMessage(message: { type: string; options?: ChildOptions }): Pro
 		case 'stats': {
 			const stats: SandboxStats = {
 				maxInFlight: sandbox?.maxInFlight ?? 0,
-				maxAdmitted,
+				maxAdmitted: sandbox?.maxAdmitted ?? 0,
 				requests: finished,
 			};
 			send({ type: 'stats', stats });
@@ -116,7 +92,6 @@ async function onMessage(message: { type: string; options?: ChildOptions }): Pro
 		}
 		case 'reset': {
 			sandbox?.reset();
-			maxAdmitted = 0;
 			finished = [];
 			send({ type: 'reset' });
 			return;
