@@ -23,6 +23,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 
 // @n8n/di is n8n-core's own DI container (a dependency of n8n-core, hoisted into node_modules).
 // It must be the very same module instance n8n-core uses, which it is (there is only one copy).
@@ -78,7 +79,11 @@ import type {
 export type BinaryMode = 'filesystem' | 'default';
 
 export interface FixtureBinary {
-	data: Buffer;
+	/**
+	 * The bytes, or a function returning a fresh stream of them (e.g. `fs.createReadStream`), so
+	 * a large file reaches n8n's binary store without being held in this process's memory.
+	 */
+	data: Buffer | (() => Readable);
 	fileName?: string;
 	mimeType?: string;
 }
@@ -151,6 +156,14 @@ export async function runLoadOptions(
 /** Absolute path of an id-backed (filesystem mode) binary's bytes on disk. */
 export function binaryFilePath(binaryDataId: string): string {
 	return ensureSetup().service.getPath(binaryDataId);
+}
+
+/**
+ * The real `BinaryDataService` the engine's helpers use (one per process), e.g. to spy on its
+ * `getAsBuffer` and prove a node never reads a whole id-backed file.
+ */
+export function binaryDataService(): BinaryDataService {
+	return ensureSetup().service;
 }
 
 /** Remove the temp directory (binary data + n8n user folder). Call from `afterAll`. */
@@ -283,7 +296,8 @@ function createFixtureSourceNodeType(items: FixtureItem[]): INodeType {
 						// Jest runtime cannot load. Passing an explicit type keeps runs deterministic.
 						const mimeType =
 							bin.mimeType ?? (bin.fileName && path.extname(bin.fileName) ? undefined : 'application/octet-stream');
-						item.binary[field] = await this.helpers.prepareBinaryData(bin.data, bin.fileName, mimeType);
+						const data = Buffer.isBuffer(bin.data) ? bin.data : bin.data();
+						item.binary[field] = await this.helpers.prepareBinaryData(data, bin.fileName, mimeType);
 					}
 				}
 				output.push(item);

@@ -6,6 +6,7 @@
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { INodeParameters } from 'n8n-workflow';
 
+import { binaryDataService } from '../harness/n8nHarness';
 import type { BinaryMode, FixtureItem, NodeRunResult } from '../harness/n8nHarness';
 import { part, partNames, requestsTo, sha256, wavRecording } from '../helpers/faseeh';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
@@ -58,6 +59,37 @@ export interface CatalogueCase {
 
 /** A second, distinct key: the one a wrong-key run sends. It must not leak either. */
 export const WRONG_API_KEY = 'fsk-wrong-3b1f9c0e7d2a4b6c8e0f1a3c5e7b9d1f';
+
+interface BinaryReads {
+	/** Ids whose metadata was read (getBinaryMetadata). */
+	metadata: string[];
+	/** Binaries read whole (getBinaryDataBuffer on an id-backed binary). */
+	buffers: string[];
+	/** Ids opened as a stream (getBinaryStream, also for a 16-byte sniff). */
+	streams: string[];
+}
+
+/** Records what n8n's real BinaryDataService is asked to read, until restore(). The calls go through. */
+function watchBinaryReads(): { calls(): BinaryReads; restore(): void } {
+	const service = binaryDataService();
+	const metadata = jest.spyOn(service, 'getMetadata');
+	const buffers = jest.spyOn(service, 'getAsBuffer');
+	const streams = jest.spyOn(service, 'getAsStream');
+	return {
+		calls: () => ({
+			metadata: metadata.mock.calls.map(([id]) => id),
+			buffers: buffers.mock.calls.map(([binary]) => binary.id ?? 'in memory'),
+			streams: streams.mock.calls.map(([id]) => id),
+		}),
+		restore: () => {
+			metadata.mockRestore();
+			buffers.mockRestore();
+			streams.mockRestore();
+		},
+	};
+}
+
+let i6bReads: BinaryReads = { metadata: [], buffers: [], streams: [] };
 
 const VOICE_CLONE_WIRE = 'test/wire/voiceClone.test.ts';
 const FASEEH_WIRE = 'test/wire/faseeh.test.ts';
@@ -230,12 +262,26 @@ export const INPUT_CASES: CatalogueCase[] = [
 	},
 	{
 		id: 'I6b',
-		title: 'clone: a file of 100 MiB + 1 byte with the default limit (100 MB) is refused before upload',
-		run: (ctx) => clone(ctx, {}, [cloneItemWith('voice_file', wavOfSize(100 * 1024 * 1024 + 1), 'huge.wav', 'audio/wav')]),
+		title: "clone: a file of 100 MiB + 1 byte with the default limit (100 MB) is refused before upload, only its size read from n8n's metadata",
+		run: async (ctx) => {
+			const reads = watchBinaryReads();
+			try {
+				const result = await clone(ctx, {}, [cloneItemWith('voice_file', wavOfSize(100 * 1024 * 1024 + 1), 'huge.wav', 'audio/wav')]);
+				i6bReads = reads.calls();
+				return result;
+			} finally {
+				reads.restore();
+			}
+		},
 		expected: {
 			error: NodeOperationError,
 			message: 'The file in "Voice File Field" (binary field "voice_file") is 104857601 bytes (100.0 MB), over the limit of 104857600 bytes (100.0 MB) [item 0]',
 			requests: 0,
+		},
+		check: () => {
+			// Through n8n's real binary data service: the metadata of the id-backed file, and no byte of it.
+			expect(i6bReads.metadata.length).toBeGreaterThanOrEqual(1);
+			expect({ buffers: i6bReads.buffers, streams: i6bReads.streams }).toEqual({ buffers: [], streams: [] });
 		},
 	},
 	{

@@ -1,0 +1,224 @@
+/**
+ * Id-backed binaries are streamed, proven through n8n-core's real binary data service (filesystem
+ * mode, test/harness/n8nHarness.ts) rather than a hand-built mock: a 96 MiB voice file is cloned
+ * while the real service's whole-file reads (`getAsBuffer`, and the `fs.promises.readFile` of its
+ * byte store) are watched and this process's memory is sampled. The sandbox runs in a child process
+ * (scripts/bench/sandboxChild.ts) so its copy of the upload is not counted.
+ *
+ * A control node that reads the same file with `getBinaryDataBuffer` must trip both detectors, so
+ * the test shows it can fail.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+
+import type { IExecuteFunctions, INodeExecutionData, INodeType } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { FaseehApi } from '../../credentials/FaseehApi.credentials';
+import { FaseehVoiceClone } from '../../nodes/FaseehVoiceClone/FaseehVoiceClone.node';
+import { startRemoteSandbox } from '../../scripts/bench/sandboxClient';
+import type { RemoteSandbox } from '../../scripts/bench/sandboxClient';
+import { binaryDataService, cleanupHarness, runNode } from '../harness/n8nHarness';
+import type { FixtureItem, NodeRunResult } from '../harness/n8nHarness';
+import { TEST_API_KEY, wavRecording } from '../helpers/faseeh';
+
+// A collector to call between samples, so they show what is kept alive, not garbage not yet
+// collected. Between samples only the young generation (cheap; where stream chunks die) is swept.
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
+
+const MiB = 1024 * 1024;
+const BIG_BYTES = 96 * MiB;
+/** What the node may keep alive (heap + Buffers) while a 96 MiB file goes out; reading it whole keeps 96 MiB. */
+const MAX_GROWTH_MIB = 24;
+const REFERENCE = wavRecording(0.6, 220);
+
+let sandbox: RemoteSandbox;
+let dir: string;
+let bigFile: string;
+let bigSha256: string;
+
+/** A valid 16-bit mono WAV of exactly `bytes` bytes, written in 1 MiB chunks; returns its sha256. */
+function writeWav(file: string, bytes: number): string {
+	const header = Buffer.alloc(44);
+	header.write('RIFF', 0, 'ascii');
+	header.writeUInt32LE(bytes - 8, 4);
+	header.write('WAVEfmt ', 8, 'ascii');
+	header.writeUInt32LE(16, 16);
+	header.writeUInt16LE(1, 20);
+	header.writeUInt16LE(1, 22);
+	header.writeUInt32LE(24000, 24);
+	header.writeUInt32LE(48000, 28);
+	header.writeUInt16LE(2, 32);
+	header.writeUInt16LE(16, 34);
+	header.write('data', 36, 'ascii');
+	header.writeUInt32LE(bytes - 44, 40);
+	const hash = createHash('sha256').update(header);
+	const fd = fs.openSync(file, 'w');
+	try {
+		fs.writeSync(fd, header);
+		const chunk = Buffer.alloc(MiB);
+		for (let written = 44, n = 0; written < bytes; n++) {
+			chunk.fill((n * 37) % 251);
+			const piece = chunk.subarray(0, Math.min(MiB, bytes - written));
+			fs.writeSync(fd, piece);
+			hash.update(piece);
+			written += piece.length;
+		}
+	} finally {
+		fs.closeSync(fd);
+	}
+	return hash.digest('hex');
+}
+
+function items(voice: FixtureItem['binary']): FixtureItem[] {
+	return [{ json: {}, binary: { ...voice, reference_audio_file: { data: REFERENCE, fileName: 'original.wav', mimeType: 'audio/wav' } } }];
+}
+
+const bigVoice = (): FixtureItem['binary'] => ({
+	voice_file: { data: () => fs.createReadStream(bigFile), fileName: 'long.wav', mimeType: 'audio/wav' },
+});
+
+async function run(nodeType: INodeType, fixture: FixtureItem[]): Promise<NodeRunResult> {
+	return await runNode({
+		nodeType,
+		parameters: { text: 'نص التسجيل كما قيل', stability: 0.5, name: 'Long Voice', model: 'faseeh-v1-preview' },
+		items: fixture,
+		credentials: { faseehApi: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
+		credentialTypes: [new FaseehApi()],
+		binaryMode: 'filesystem',
+	});
+}
+
+/** Set by observe(); called when the node under test starts, after the fixture source stored the file. */
+let startMeasuring: () => void = () => undefined;
+
+/** The node, measured from the moment its execute() starts (n8n storing the fixture is not counted). */
+function measuredFromExecute(nodeType: INodeType): INodeType {
+	const original = nodeType.execute;
+	if (!original) throw new Error('node has no execute()');
+	const wrapper = Object.create(nodeType) as INodeType;
+	wrapper.execute = async function (this: IExecuteFunctions) {
+		startMeasuring();
+		return await (original as (this: IExecuteFunctions) => Promise<INodeExecutionData[][]>).call(this);
+	} as INodeType['execute'];
+	return wrapper;
+}
+
+/** Whole-file reads the real binary data service did during `fn`, and the peak memory growth once the node started. */
+async function observe<T>(fn: () => Promise<T>): Promise<{ result: T; wholeReads: string[]; growthMiB: number; rssGrowthMiB: number }> {
+	const service = binaryDataService();
+	const wholeReads: string[] = [];
+	// Spies call through: the real service and the real filesystem do the work.
+	const getAsBuffer = jest.spyOn(service, 'getAsBuffer');
+	const readFile = jest.spyOn(fs.promises, 'readFile');
+
+	const used = () => {
+		const usage = process.memoryUsage();
+		return { managed: usage.heapUsed + usage.arrayBuffers, rss: usage.rss };
+	};
+	gc({ type: 'major' });
+	let before = used();
+	let peak = before;
+	startMeasuring = () => {
+		gc({ type: 'major' });
+		before = used();
+		peak = before;
+	};
+	const sampler = setInterval(() => {
+		gc({ type: 'minor' });
+		const now = used();
+		peak = { managed: Math.max(peak.managed, now.managed), rss: Math.max(peak.rss, now.rss) };
+	}, 20);
+	try {
+		const result = await fn();
+		for (const [binary] of getAsBuffer.mock.calls) wholeReads.push(`getAsBuffer(${binary.id ?? 'in memory'})`);
+		for (const call of readFile.mock.calls) {
+			const target = String(call[0]);
+			// The byte store keeps id-backed files under the harness's storage folder (the small
+			// .metadata beside each is what getBinaryMetadata reads).
+			if (target.includes(`${path.sep}storage${path.sep}`) && !target.endsWith('.metadata')) wholeReads.push(`fs.promises.readFile(${target})`);
+		}
+		return {
+			result,
+			wholeReads,
+			growthMiB: (peak.managed - before.managed) / MiB,
+			rssGrowthMiB: (peak.rss - before.rss) / MiB,
+		};
+	} finally {
+		clearInterval(sampler);
+		startMeasuring = () => undefined;
+		getAsBuffer.mockRestore();
+		readFile.mockRestore();
+	}
+}
+
+/** Control: a node that reads the voice file whole, as a node that buffers would. */
+const wholeFileReader: INodeType = {
+	description: {
+		displayName: 'Whole File Reader',
+		name: 'wholeFileReader',
+		group: ['transform'],
+		version: 1,
+		description: 'Reads a binary with getBinaryDataBuffer',
+		defaults: { name: 'Whole File Reader' },
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		properties: [],
+	},
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const buffer = await this.helpers.getBinaryDataBuffer(0, 'voice_file');
+		// Keep it alive for a moment, as an upload of the buffer would.
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		return [[{ json: { size: buffer.length } }]];
+	},
+};
+
+beforeAll(async () => {
+	dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-streaming-'));
+	bigFile = path.join(dir, 'long.wav');
+	bigSha256 = writeWav(bigFile, BIG_BYTES);
+	sandbox = await startRemoteSandbox({ apiKey: TEST_API_KEY });
+	// Warm up (modules, the binary store, connections) so the measured run's growth is its own.
+	const warm = await run(new FaseehVoiceClone(), items({ voice_file: { data: wavRecording(0.4, 330), fileName: 'short.wav', mimeType: 'audio/wav' } }));
+	expect(warm.error).toBeUndefined();
+}, 120_000);
+
+afterAll(async () => {
+	await sandbox?.stop();
+	await cleanupHarness();
+	if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('control: a node reading the file whole trips both detectors', async () => {
+	const observed = await observe(() => run(measuredFromExecute(wholeFileReader), items(bigVoice())));
+	expect(observed.result.error).toBeUndefined();
+	expect(observed.result.items[0].json.size).toBe(BIG_BYTES);
+	expect(observed.wholeReads.some((read) => read.startsWith('getAsBuffer(filesystem'))).toBe(true);
+	expect(observed.wholeReads.some((read) => read.startsWith('fs.promises.readFile('))).toBe(true);
+	// The whole file in memory (less what the collector freed meanwhile).
+	expect(observed.growthMiB).toBeGreaterThan((0.9 * BIG_BYTES) / MiB);
+}, 120_000);
+
+test('Faseeh Voice Clone streams a 96 MiB id-backed file: no whole-file read, bounded memory, exact bytes', async () => {
+	await sandbox.reset();
+	const observed = await observe(() => run(measuredFromExecute(new FaseehVoiceClone()), items(bigVoice())));
+	expect(observed.result.error).toBeUndefined();
+	expect(observed.result.items[0].json.voice_id).toEqual(expect.stringMatching(/^cl-/));
+
+	expect(observed.wholeReads).toEqual([]);
+	if (observed.growthMiB >= MAX_GROWTH_MIB || observed.rssGrowthMiB >= MAX_GROWTH_MIB * 2) {
+		throw new Error(
+			`memory grew by ${observed.growthMiB.toFixed(1)} MiB (heap + Buffers; limit ${MAX_GROWTH_MIB}) and RSS by ${observed.rssGrowthMiB.toFixed(1)} MiB (limit ${MAX_GROWTH_MIB * 2}) for a ${BIG_BYTES / MiB} MiB file`,
+		);
+	}
+
+	const [upload] = (await sandbox.stats()).requests.filter((request) => request.path.endsWith('/voices/clone'));
+	expect(upload).toMatchObject({ status: 200, chunked: false });
+	const voice = upload.parts?.find((entry) => entry.name === 'voice_file');
+	expect(voice).toMatchObject({ size: BIG_BYTES, sha256: bigSha256, filename: 'long.wav' });
+}, 120_000);
