@@ -20,6 +20,7 @@
  * - binary data mode `filesystem` only works when all processes share one disk: use `database`.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -710,6 +711,22 @@ async function importWithEnv(rt: Runtime, userFolder: string, kind: 'credentials
 	} finally {
 		await fs.promises.rm(dir, { recursive: true, force: true });
 	}
+}
+
+/** examples/webhook-one-step-clone.json under another id, webhook path and credential. */
+export function webhookCloneWorkflow(opts: { id: string; path: string; credentialId: string; credentialName: string }): Record<string, unknown> {
+	const file = path.resolve(__dirname, '..', '..', 'examples', 'webhook-one-step-clone.json');
+	const workflow = JSON.parse(fs.readFileSync(file, 'utf8')) as { id: string; name: string; nodes: Array<Record<string, unknown>> };
+	workflow.id = opts.id;
+	workflow.name = `${workflow.name} (${opts.path})`;
+	for (const node of workflow.nodes) {
+		if (node.type === 'n8n-nodes-base.webhook') {
+			(node.parameters as Record<string, unknown>).path = opts.path;
+			node.webhookId = randomUUID();
+		}
+		if (node.credentials) node.credentials = { faseehApi: { id: opts.credentialId, name: opts.credentialName } };
+	}
+	return workflow;
 }
 
 // --- Webhook load and what the Faseeh sandbox saw ------------------------------------------------
