@@ -625,7 +625,7 @@ export async function startPipeline(rt: Runtime, opts: PipelineOptions): Promise
 		const main = await timed(`n8n main (${opts.mode} mode)`, () => startN8nProcess(rt, folders[0], { role: 'main', env: sharedEnv }));
 		processes.push(main);
 		cleanups.push(() => main.stop());
-		const workers = await timed(`${workerCount} workers`, () =>
+		const workers = workerCount === 0 ? [] : await timed(`${workerCount} workers`, () =>
 			Promise.all(
 				folders.slice(1).map((folder, index) =>
 					startN8nProcess(rt, folder, {
@@ -642,14 +642,16 @@ export async function startPipeline(rt: Runtime, opts: PipelineOptions): Promise
 			cleanups.push(() => worker.stop());
 		}
 
-		// Published workflows are activated just after n8n reports ready.
-		await timed('webhooks active', async () => {
+		// Published workflows are activated (their webhooks registered) in the background after n8n
+		// reports ready. A GET to a POST-only webhook tells which methods are registered for the
+		// path, without starting an execution.
+		await timed('webhooks registered', async () => {
 			for (const workflow of opts.workflows) {
 				for (const webhookPath of webhookPaths(workflow)) {
-					await waitUntil(`webhook ${webhookPath} to be registered`, async () => (await webhookRegistered(`${main.url}/webhook/${webhookPath}`)), {
+					await waitUntil(`the webhook POST ${webhookPath} to be registered`, () => postWebhookRegistered(`${main.url}/webhook/${webhookPath}`), {
 						timeoutMs: 60_000,
 						process: main,
-						intervalMs: 300,
+						intervalMs: 200,
 					});
 				}
 			}
@@ -673,18 +675,17 @@ export async function startPipeline(rt: Runtime, opts: PipelineOptions): Promise
 	}
 }
 
-/** Production webhook paths of the Webhook nodes in a workflow. */
+/** Production webhook paths of the (POST) Webhook nodes in a workflow. */
 export function webhookPaths(workflow: Record<string, unknown>): string[] {
 	const nodes = (workflow.nodes ?? []) as Array<{ type: string; parameters?: { path?: string } }>;
 	return nodes.filter((node) => node.type === 'n8n-nodes-base.webhook' && node.parameters?.path).map((node) => String(node.parameters?.path));
 }
 
-/** An OPTIONS request answers 404 until n8n has registered the production webhook. */
-async function webhookRegistered(url: string): Promise<boolean> {
+/** n8n 2.41.1 answers a GET to a path registered only for POST "... Did you mean to make a POST request?". */
+async function postWebhookRegistered(url: string): Promise<boolean> {
 	try {
-		const res = await fetch(url, { method: 'OPTIONS', signal: AbortSignal.timeout(3000) });
-		await res.arrayBuffer();
-		return res.status !== 404;
+		const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+		return /make a POST request/.test(await res.text());
 	} catch {
 		return false;
 	}
