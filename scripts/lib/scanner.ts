@@ -129,7 +129,15 @@ export async function scanPackage(scanner: string, dir: string, patterns: 'sourc
 	// (file names taken as fixtures, trigger rules on every node): the scanner must not see it.
 	const env: NodeJS.ProcessEnv = { NO_COLOR: '1', FORCE_COLOR: '0' };
 	for (const [key, value] of Object.entries(process.env)) if (!/^(NODE_ENV|NODE_OPTIONS|JEST_.*)$/.test(key)) env[key] = value;
-	const res = await capture(process.execPath, ['--input-type=module', '-e', RUNNER, scanner, dir, arg], dir, env, 5 * 60_000);
+	// The scanner makes a temp folder on import (for the CLI's downloads) and leaves it: give it one we remove.
+	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-scanner-'));
+	env.TMPDIR = tmp;
+	let res: Awaited<ReturnType<typeof capture>>;
+	try {
+		res = await capture(process.execPath, ['--input-type=module', '-e', RUNNER, scanner, dir, arg], dir, env, 5 * 60_000);
+	} finally {
+		fs.rmSync(tmp, { recursive: true, force: true });
+	}
 	let parsed: { passed: boolean; message?: string; details: string; error?: string };
 	try {
 		parsed = JSON.parse(res.stdout);
