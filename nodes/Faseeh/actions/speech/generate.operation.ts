@@ -3,14 +3,15 @@ import { updateDisplayOptions } from 'n8n-workflow';
 
 import {
 	concurrencyOption,
+	rateLimitWaitOption,
 	modelProperty,
 	retryOnServerErrorOption,
 	speedOption,
 	stabilityProperty,
 	timeoutOption,
 } from '../../../shared/descriptions';
-import { timeoutSeconds } from '../../../shared/operations/voiceClone';
-import { toWav } from '../../../shared/operations/voicePreview';
+import { timeoutSeconds } from '../../../shared/options';
+import { toWav } from '../../../shared/audio';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
 
@@ -88,6 +89,7 @@ const properties: INodeProperties[] = [
 				placeholder: 'e.g. greeting.wav',
 				description: 'Name of the output file. Defaults to faseeh-speech-VOICE.wav.',
 			},
+			rateLimitWaitOption,
 			retryOnServerErrorOption,
 			{
 				displayName: 'Sample Rate',

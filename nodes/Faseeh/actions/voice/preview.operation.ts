@@ -4,6 +4,7 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import { readAudioInput } from '../../../shared/binary';
 import {
 	concurrencyOption,
+	rateLimitWaitOption,
 	maxFileSizeOption,
 	modelProperty,
 	retryOnServerErrorOption,
@@ -11,8 +12,8 @@ import {
 	speedOption,
 	timeoutOption,
 } from '../../../shared/descriptions';
-import { maxFileBytes, timeoutSeconds } from '../../../shared/operations/voiceClone';
-import { requestVoicePreview } from '../../../shared/operations/voicePreview';
+import { maxFileBytes, timeoutSeconds } from '../../../shared/options';
+import { requestVoicePreview } from '../../../shared/preview';
 import { ParameterValidator } from '../../../shared/validate';
 
 /** Output binary names match the Faseeh Voice Clone node's defaults, so it works with no mapping. */
@@ -50,6 +51,7 @@ const properties: INodeProperties[] = [
 		options: [
 			concurrencyOption,
 			maxFileSizeOption,
+			rateLimitWaitOption,
 			retryOnServerErrorOption,
 			speedOption,
 			timeoutOption,

@@ -1,18 +1,18 @@
-import FormData from 'form-data';
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, JsonObject } from 'n8n-workflow';
-import { NodeApiError } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import {
 	appendAudioPart,
 	audioInputFromBuffer,
-	DEFAULT_MAX_FILE_SIZE_MB,
 	haveSameContent,
+	multipartBody,
 	readAudioInput,
-} from '../binary';
-import type { AudioInput } from '../binary';
-import { API_PATHS, DEFAULT_TIMEOUT_SECONDS, faseehJson, plainDecimal } from '../transport';
-import { ParameterValidator } from '../validate';
-import { requestVoicePreview } from './voicePreview';
+} from '../../shared/binary';
+import type { AudioInput } from '../../shared/binary';
+import { maxFileBytes, timeoutSeconds } from '../../shared/options';
+import { requestVoicePreview } from '../../shared/preview';
+import { API_PATHS, faseehJson, plainDecimal } from '../../shared/transport';
+import { unexpectedAnswerError, VOICE_MAY_EXIST } from '../../shared/transport/errors';
+import { ParameterValidator } from '../../shared/validate';
 
 export const MAX_VOICE_NAME_LENGTH = 200;
 
@@ -93,17 +93,6 @@ export async function readReferenceAudio(
 	});
 }
 
-export function maxFileBytes(this: IExecuteFunctions, itemIndex: number): number {
-	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	const check = new ParameterValidator(this.getNode(), itemIndex);
-	const megabytes = check.numberInRange(
-		'Max File Size (MB)',
-		options.maxFileSizeMb ?? DEFAULT_MAX_FILE_SIZE_MB,
-		0.001,
-		Number.MAX_SAFE_INTEGER,
-	);
-	return Math.floor(megabytes * 1024 * 1024);
-}
 
 /** Sends POST /voices/clone with exactly the documented parts and returns the created voice. */
 export async function sendCloneRequest(
@@ -114,27 +103,27 @@ export async function sendCloneRequest(
 	reference: AudioInput,
 	timeoutSeconds?: number,
 ): Promise<IDataObject> {
-	const buildForm = async () => {
-		const form = new FormData();
-		await appendAudioPart.call(this, form, 'voice_file', voice);
-		await appendAudioPart.call(this, form, 'reference_audio_file', reference);
-		form.append('text', fields.text);
-		form.append('stability', plainDecimal(fields.stability));
-		form.append('name', fields.name);
-		form.append('model', fields.model);
-		const optional: Array<[string, string | undefined]> = [
-			['description', fields.description],
-			['gender', fields.gender],
-			['age', fields.age],
-			['languages', fields.languages],
-			['dialects', fields.dialects],
-			['avatar_url', fields.avatarUrl],
-		];
-		for (const [part, value] of optional) {
-			if (value !== undefined) form.append(part, value);
-		}
-		return form;
-	};
+	// Text fields first, then the files: some multipart parsers only see fields sent before files.
+	const buildForm = async () =>
+		await multipartBody(async (form) => {
+			form.append('text', fields.text);
+			form.append('stability', plainDecimal(fields.stability));
+			form.append('name', fields.name);
+			form.append('model', fields.model);
+			const optional: Array<[string, string | undefined]> = [
+				['description', fields.description],
+				['gender', fields.gender],
+				['age', fields.age],
+				['languages', fields.languages],
+				['dialects', fields.dialects],
+				['avatar_url', fields.avatarUrl],
+			];
+			for (const [part, value] of optional) {
+				if (value !== undefined) form.append(part, value);
+			}
+			await appendAudioPart.call(this, form, 'voice_file', voice, itemIndex);
+			await appendAudioPart.call(this, form, 'reference_audio_file', reference, itemIndex);
+		});
 
 	const voiceJson = await faseehJson.call(this, {
 		method: 'POST',
@@ -142,6 +131,7 @@ export async function sendCloneRequest(
 		body: buildForm,
 		timeoutSeconds,
 		itemIndex,
+		createsVoice: true,
 	});
 	if (
 		typeof voiceJson !== 'object' ||
@@ -149,12 +139,12 @@ export async function sendCloneRequest(
 		Array.isArray(voiceJson) ||
 		typeof (voiceJson as IDataObject).voice_id !== 'string'
 	) {
-		const message = 'Faseeh answered the clone request without a voice_id';
-		throw new NodeApiError(this.getNode(), { errorMessage: message } as JsonObject, {
-			message,
-			description: 'The answer did not contain the created voice. Check the voice list before retrying.',
-			itemIndex,
-		});
+		throw unexpectedAnswerError(
+			this.getNode(),
+			'Faseeh answered the clone request without a voice_id',
+			`The answer did not contain the created voice. ${VOICE_MAY_EXIST}`,
+			{ itemIndex },
+		);
 	}
 	return voiceJson as IDataObject;
 }
@@ -197,10 +187,4 @@ export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Pr
 			binary: { voice_file: await this.helpers.prepareBinaryData(preview.wav, previewName, 'audio/wav') },
 		},
 	];
-}
-
-export function timeoutSeconds(this: IExecuteFunctions, itemIndex: number): number {
-	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	if (options.timeout === undefined) return DEFAULT_TIMEOUT_SECONDS;
-	return new ParameterValidator(this.getNode(), itemIndex).numberInRange('Timeout', options.timeout, 1, 86400);
 }
