@@ -65,23 +65,19 @@ function summarise(request: RecordedRequest): RequestSummary {
 
 /**
  * Counts admitted requests exactly. The sandbox decides admission synchronously when a request
- * arrives (its private `admitted` counter, which `maxConcurrent` limits) and exposes only the
- * total in flight. Wrapping its per-request handler on this instance lets us read the counter
- * right after each admission decision. Bench-only reliance on a private field; checked below.
+ * arrives (its private Admission's `admitted` counter, which `maxConcurrent` limits) and exposes
+ * only the total in flight. Wrapping `admit()` on this instance reads the counter right after each
+ * admission. Bench-only reliance on private fields; checked below.
  */
 function trackAdmitted(instance: FaseehSandbox): void {
-	const internals = instance as unknown as {
-		admitted: number;
-		handle: (req: unknown, res: unknown) => Promise<void>;
-	};
-	if (typeof internals.admitted !== 'number' || typeof internals.handle !== 'function') {
+	const admission = (instance as unknown as { admission?: { admitted: number; admit: () => void } }).admission;
+	if (!admission || typeof admission.admitted !== 'number' || typeof admission.admit !== 'function') {
 		throw new Error('FaseehSandbox internals changed: cannot count admitted requests');
 	}
-	const original = internals.handle.bind(instance);
-	internals.handle = (req, res) => {
-		const result = original(req, res);
-		maxAdmitted = Math.max(maxAdmitted, internals.admitted);
-		return result;
+	const original = admission.admit.bind(admission);
+	admission.admit = () => {
+		original();
+		maxAdmitted = Math.max(maxAdmitted, admission.admitted);
 	};
 }
 
