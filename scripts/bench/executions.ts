@@ -23,6 +23,7 @@ import { fmt, log, median } from './common';
 import { stagePackage } from './memory';
 import type { RemoteSandbox } from './sandboxClient';
 import { startRemoteSandbox } from './sandboxClient';
+import type { RequestSummary } from './sandboxChild';
 
 export const EXECUTIONS = 50;
 export const EXEC_LATENCY_MS = 200;
@@ -79,6 +80,14 @@ export interface ExecutionsRun {
 	perWorker: number[];
 	/** Slowest single webhook call, ms. */
 	slowestCallMs: number;
+	/** From sending the calls until the first request reached the sandbox, ms. */
+	leadInMs: number;
+	/** From the last answer of the sandbox until the last call was answered, ms. */
+	tailMs: number;
+	/** Admitted requests' time at the sandbox / (limit × time between first arrival and last answer). */
+	slotOccupancy: number;
+	/** Median time an admitted request spent at the sandbox, ms. */
+	admittedMedianMs: number;
 }
 
 export interface ExecutionsRow {
@@ -157,8 +166,11 @@ async function runMode(
 			for (let rep = 0; rep < reps; rep++) {
 				await sandbox.reset();
 				const before = executionsPerWorker(pipeline.workers);
+				const firedAt = Date.now();
 				const { calls, wallMs } = await fireCloneWebhooks(url, EXECUTIONS, { recording: RECORDING, text: TEXT, namePrefix: `Run ${rep + 1} voice` });
+				const answeredAt = Date.now();
 				const stats = await sandbox.stats();
+				const timing = slotTiming(stats.requests, firedAt, answeredAt);
 				const tally = tallyClones(calls, stats.requests);
 				const perWorker = executionsPerWorker(pipeline.workers).map((count, w) => count - before[w]);
 				const run: ExecutionsRun = {
@@ -173,11 +185,13 @@ async function runMode(
 					maxAdmitted: stats.maxAdmitted,
 					perWorker,
 					slowestCallMs: Math.max(...calls.map((call) => call.durationMs)),
+					...timing,
 				};
 				row.runs.push(run);
 				log(
 					`executions ${scenario.label} rep ${rep + 1}/${reps}: ${tally.succeeded}/${EXECUTIONS} ok, ${run.duplicateClones} duplicate clones, ${run.refused429} × 429, ${fmt(wallMs / 1000, 2)} s (ideal ${fmt(IDEAL_MS / 1000, 1)} s)` +
-						(perWorker.length ? `, per worker ${perWorker.join(' + ')}` : ''),
+						(perWorker.length ? `, per worker ${perWorker.join(' + ')}` : '') +
+						`; lead-in ${fmt(run.leadInMs, 0)} ms, tail ${fmt(run.tailMs, 0)} ms, slots occupied ${fmt(run.slotOccupancy * 100, 1)} %, admitted median ${fmt(run.admittedMedianMs, 0)} ms`,
 				);
 				if (tally.failed.length > 0) log(`  first failure: ${tally.failed[0].status} ${tally.failed[0].error ?? tally.failed[0].text.slice(0, 300)}`);
 			}
@@ -190,6 +204,23 @@ async function runMode(
 		await pipeline?.stop();
 		for (const sandbox of sandboxes) await sandbox.stop();
 	}
+}
+
+/** Where the wall time went, from the sandbox's own record of each request. */
+function slotTiming(requests: RequestSummary[], firedAt: number, answeredAt: number) {
+	const timed = requests.filter((request) => request.endedAt !== undefined && request.durationMs !== undefined);
+	const arrivals = timed.map((request) => (request.endedAt as number) - (request.durationMs as number));
+	const ends = timed.map((request) => request.endedAt as number);
+	const firstArrival = Math.min(...arrivals);
+	const lastEnd = Math.max(...ends);
+	const admitted = timed.filter((request) => request.status !== 429).map((request) => request.durationMs as number);
+	const busy = admitted.reduce((sum, ms) => sum + ms, 0);
+	return {
+		leadInMs: firstArrival - firedAt,
+		tailMs: answeredAt - lastEnd,
+		slotOccupancy: busy / (EXEC_PLAN_LIMIT * (lastEnd - firstArrival)),
+		admittedMedianMs: median(admitted),
+	};
 }
 
 // -------------------------------------------------------------------------------------------
@@ -248,7 +279,8 @@ function findings(result: ExecutionsResult): string[] {
 			`- ${scenario.label}: executions answered with their own voice in each run: ${ok} of ${EXECUTIONS}; duplicate clones ${list(runs, (run) => run.duplicateClones)}; clones missing ${list(runs, (run) => run.missingClones)}; previews paid ${list(runs, (run) => run.paidPreviews)} (one per execution would be ${EXECUTIONS}). ` +
 				`Requests sent ${list(runs, (run) => run.requests)} for ${EXECUTIONS * REQUESTS_PER_EXECUTION} needed, of them answered 429: ${list(runs, (run) => run.refused429)}. ` +
 				`Wall time ${wall} s against the ideal ${fmt(IDEAL_MS / 1000, 1)} s (median ${fmt(medianOf(runs, (run) => run.wallMs) / IDEAL_MS, 3)}×); the slowest single call took ${fmt(worst(runs, (run) => run.slowestCallMs) / 1000, 2)} s. ` +
-				`At most ${worst(runs, (run) => run.maxInFlight)} requests were open at the sandbox at once, ${worst(runs, (run) => run.maxAdmitted)} admitted.${perWorker}`,
+				`At most ${worst(runs, (run) => run.maxInFlight)} requests were open at the sandbox at once, ${worst(runs, (run) => run.maxAdmitted)} admitted.${perWorker} ` +
+				`Where the time went (median run): ${fmt(medianOf(runs, (run) => run.leadInMs) / 1000, 2)} s from sending the calls to the first request at Faseeh (n8n taking in ${EXECUTIONS} uploads and starting executions), ${fmt(medianOf(runs, (run) => run.tailMs) / 1000, 2)} s from the last answer of Faseeh to the last webhook answer; the request phase in between took ${fmt(medianOf(runs, (run) => run.wallMs - run.leadInMs - run.tailMs) / 1000, 2)} s = ${fmt(medianOf(runs, (run) => run.wallMs - run.leadInMs - run.tailMs) / IDEAL_MS, 3)}× the ideal, and in it the ${EXEC_PLAN_LIMIT} slots were occupied ${fmt(medianOf(runs, (run) => run.slotOccupancy) * 100, 1)} % of the time, an admitted request taking ${fmt(medianOf(runs, (run) => run.admittedMedianMs), 0)} ms at the sandbox (median) for ${EXEC_LATENCY_MS} ms of latency.`,
 		);
 	}
 	const queueBasic = result.rows.find((row) => row.scenario.key === 'qBasic');
