@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 
 import type { Pipeline } from '../lib/queue';
 import { executionsPerWorker, fireCloneWebhooks, startPipeline, tallyClones, webhookCloneWorkflow } from '../lib/queue';
@@ -100,10 +101,13 @@ export interface ExecutionsResult {
 	rows: ExecutionsRow[];
 	/** Start-up of each stack (s per step), as measured. */
 	startup: Record<'regular' | 'queue', Record<string, number>>;
+	/** 1-minute load average of the machine before and after the section (other processes count). */
+	loadAverage: { before: number; after: number };
 	figures: Figure[];
 }
 
 export async function runExecutions(reps: number): Promise<ExecutionsResult> {
+	const loadBefore = os.loadavg()[0];
 	const rt = await ensureRuntime({ log });
 	const stage = stagePackage();
 	const startup: ExecutionsResult['startup'] = { regular: {}, queue: {} };
@@ -117,7 +121,7 @@ export async function runExecutions(reps: number): Promise<ExecutionsResult> {
 	} finally {
 		fs.rmSync(stage, { recursive: true, force: true });
 	}
-	return { reps, rows, startup, figures: figures(rows) };
+	return { reps, rows, startup, loadAverage: { before: loadBefore, after: os.loadavg()[0] }, figures: figures(rows) };
 }
 
 async function runMode(
@@ -304,7 +308,10 @@ export const SECTION_END = '<!-- executions:end -->';
 
 /** The "Executions" part of docs/benchmarks.md, between markers so `--only executions` can replace it. */
 export function executionsMarkdown(result: ExecutionsResult | undefined, error: string | undefined, startedAt: Date, markdownTable: (figures: Figure[]) => string): string {
-	const out = [SECTION_START, '## Executions (triggered pipelines)', '', `Run: ${startedAt.toISOString()}, ${runs(result?.reps ?? 0)} per scenario.`, ''];
+	const out = [SECTION_START, '## Executions (triggered pipelines)', '', `Run: ${startedAt.toISOString()}, ${runs(result?.reps ?? 0)} per scenario.` +
+			(result ? ` Machine load (1-minute load average, ${os.availableParallelism()} cores) ${fmt(result.loadAverage.before, 2)} before and ${fmt(result.loadAverage.after, 2)} after (all processes of the machine).` : ''),
+		'',
+	];
 	if (result) {
 		const missed = result.figures.filter((figure) => figure.pass === false).length;
 		out.push(markdownTable(result.figures), '', missed === 0 ? 'All targets met.' : `Missed targets: ${missed}.`, '');
