@@ -225,12 +225,17 @@ export async function importCredentials(
 	creds: CredentialImport[],
 ): Promise<RunResult> {
 	const file = await writeImportFile(userFolder, 'credentials', creds);
-	// info level: the success line is how we confirm the import did something.
-	const res = await runN8n(rt, userFolder, ['import:credentials', `--input=${file}`], {
-		env: { N8N_LOG_LEVEL: 'info' },
-	});
-	assertImported(res, 'credential', creds.length);
-	return res;
+	try {
+		// info level: the success line is how we confirm the import did something.
+		const res = await runN8n(rt, userFolder, ['import:credentials', `--input=${file}`], {
+			env: { N8N_LOG_LEVEL: 'info' },
+		});
+		assertImported(res, 'credential', creds.length);
+		return res;
+	} finally {
+		// It holds the secrets in plain text; n8n keeps them encrypted in its database.
+		await fs.promises.rm(file, { force: true });
+	}
 }
 
 /** Imports one workflow (or an array). Each needs an `id` (<= 21 chars) to execute it later. */
