@@ -164,8 +164,10 @@ export function runtimePathEnv(rt: Pick<Runtime, 'nodeDir'>, base: NodeJS.Proces
 	};
 }
 
-function defaultLog(line: string) {
-	process.stderr.write(`[runtime] ${line}\n`);
+/** Progress on stderr, tagged with the n8n version (several runtimes may install at once). */
+function defaultLog(spec: RuntimeSpec): (line: string) => void {
+	const tag = spec === DEFAULT_RUNTIME ? 'runtime' : `runtime ${spec.n8nVersion}`;
+	return (line) => process.stderr.write(`[${tag}] ${line}\n`);
 }
 
 function readMarker(spec: RuntimeSpec, cacheDir: string): Marker | undefined {
@@ -230,7 +232,7 @@ const inFlight = new Map<string, Promise<Runtime>>();
 
 export async function ensureRuntime(opts: EnsureRuntimeOptions = {}): Promise<Runtime> {
 	const spec = runtimeSpec(opts.version);
-	const log = opts.log ?? defaultLog;
+	const log = opts.log ?? defaultLog(spec);
 	const cacheDir = runtimeCacheDir(spec);
 	// Fast path: a completed cache is reused without taking the lock.
 	if (isComplete(spec, cacheDir)) return runtimePaths(spec, cacheDir);
