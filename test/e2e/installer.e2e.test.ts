@@ -1,0 +1,314 @@
+/**
+ * End-to-end: n8n-nodes-faseeh installed by n8n's own community-package installer, the way
+ * *Settings → Community Nodes → Install* does it (`POST /rest/community-packages`), from a local
+ * npm registry on loopback (verdaccio) that serves the packed package; then updated (`PATCH`)
+ * and uninstalled (`DELETE`), all in one running `n8n start`, with the clone example executed
+ * through the server's REST API by the owner after each install.
+ *
+ * n8n 2.41.1 refuses a custom registry without a licence, so the registry setting stays at
+ * n8n's default and an `npm` wrapper first on n8n's PATH points n8n's npm calls at the local
+ * registry (see scripts/lib/registry.ts); an egress guard keeps n8n's own HTTP lookups of
+ * registry.npmjs.org and api.n8n.io on loopback (refused).
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import {
+	communityNodesDir,
+	createUserFolder,
+	importCredentials,
+	importWorkflow,
+	removeUserFolder,
+	setupOwner,
+	startN8nServer,
+} from '../../scripts/lib/n8n';
+import type { N8nServer } from '../../scripts/lib/n8n';
+import { createNpmWrapper, packPackage, startEgressGuard, startLocalRegistry } from '../../scripts/lib/registry';
+import type { EgressGuard, LocalRegistry, NpmWrapper } from '../../scripts/lib/registry';
+import { ensureRuntime, runtimePathEnv } from '../../scripts/lib/runtime';
+import type { Runtime } from '../../scripts/lib/runtime';
+import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
+import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const PACKAGE = 'n8n-nodes-faseeh';
+const NODE_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehVoiceClone'];
+/** What the editor lists: both nodes and their AI Agent tool variants. */
+const EDITOR_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehTool', 'n8n-nodes-faseeh.faseehVoiceClone', 'n8n-nodes-faseeh.faseehVoiceCloneTool'];
+const RECORDING = wavRecording(1.5, 200);
+const CREDENTIAL_ID = 'faseehCredential1';
+const OWNER = { email: 'installer@example.com', password: 'Installer-test-1' };
+
+interface RuntimeCase {
+	label: string;
+	runtime: () => Promise<Runtime>;
+}
+
+/** Each n8n the installer is tested on. */
+const RUNTIMES: RuntimeCase[] = [{ label: 'n8n 2.41.1 on Node 24', runtime: () => ensureRuntime() }];
+
+let registry: LocalRegistry;
+let sandbox: FaseehSandbox;
+let guard: EgressGuard;
+let tarballDir: string;
+const versions = { first: '', second: '' };
+/** Everything n8n printed, searched for the API key at the end. */
+const n8nOutput: string[] = [];
+
+beforeAll(async () => {
+	const started = Date.now();
+	sandbox = await startSandbox();
+	guard = await startEgressGuard();
+	registry = await startLocalRegistry({ localOnly: [PACKAGE] });
+	tarballDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-tarballs-'));
+	const current = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+	versions.first = current.version;
+	versions.second = bumpPatch(current.version);
+	const token = await registry.addUser();
+	await registry.publish(await packPackage(REPO, tarballDir), token);
+	await registry.publish(await packPackage(REPO, tarballDir, versions.second), token);
+	const published = await registry.packument(PACKAGE);
+	expect(Object.keys((published?.versions ?? {}) as object).sort()).toEqual([versions.first, versions.second]);
+	process.stderr.write(`[installer] registry with ${PACKAGE} ${versions.first} and ${versions.second} ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}, 10 * 60_000);
+
+afterAll(async () => {
+	await registry?.stop();
+	await sandbox?.stop();
+	await guard?.stop();
+	if (tarballDir) fs.rmSync(tarballDir, { recursive: true, force: true });
+});
+
+describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $label', ({ runtime: getRuntime }) => {
+	let runtime: Runtime;
+	let userFolder: string;
+	let wrapper: NpmWrapper;
+	let server: N8nServer;
+	let session: Session;
+	const installedDir = () => path.join(communityNodesDir(userFolder), 'node_modules', PACKAGE);
+
+	beforeAll(async () => {
+		runtime = await getRuntime();
+		userFolder = await createUserFolder('faseeh-installer-');
+		fs.writeFileSync(path.join(userFolder, 'files', 'recording.wav'), RECORDING);
+		const credential = await importCredentials(runtime, userFolder, [
+			{ id: CREDENTIAL_ID, name: 'Faseeh API', type: 'faseehApi', data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
+		]);
+		const workflow = await importWorkflow(runtime, userFolder, cloneExample(userFolder));
+		n8nOutput.push(credential.stdout, credential.stderr, workflow.stdout, workflow.stderr);
+		wrapper = await createNpmWrapper(registry.url);
+		server = await startN8nServer(runtime, userFolder, {
+			env: {
+				PATH: `${wrapper.binDir}${path.delimiter}${runtimePathEnv(runtime).PATH}`,
+				N8N_UNVERIFIED_PACKAGES_ENABLED: 'true',
+				N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
+				N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem',
+				HTTP_PROXY: guard.url,
+				HTTPS_PROXY: guard.url,
+				NO_PROXY: '127.0.0.1,localhost',
+				N8N_LOG_LEVEL: 'debug',
+			},
+		});
+		const owner = await setupOwner(server.url, OWNER);
+		if (!owner.cookie) throw new Error('owner setup gave no session cookie');
+		session = { url: server.url, cookie: owner.cookie, browserId: owner.browserId };
+	}, 15 * 60_000);
+
+	afterAll(async () => {
+		await server?.stop();
+		if (server && fs.existsSync(server.logFile)) n8nOutput.push(fs.readFileSync(server.logFile, 'utf8'));
+		wrapper?.remove();
+		if (userFolder) await removeUserFolder(userFolder);
+	});
+
+	afterEach(() => sandbox.reset());
+
+	it('starts without the package: no Faseeh node types, nothing installed', async () => {
+		expect(await rest(session, 'GET', '/rest/community-packages')).toEqual([]);
+		expect(await faseehTypes(session)).toEqual([]);
+		expect(fs.existsSync(installedDir())).toBe(false);
+		const run = await runWorkflow(session, runtime, 'faseehCloneAndSpeak');
+		expect(run.status).toBe('refused');
+		expect(run.error).toMatch(/Unrecognized node type: n8n-nodes-faseeh\./);
+		expect(sandbox.requests).toHaveLength(0);
+	});
+
+	it(`installs ${PACKAGE} from the local registry (POST /rest/community-packages), form-data under it`, async () => {
+		const installed = (await rest(session, 'POST', '/rest/community-packages', { name: PACKAGE, version: versions.first })) as InstalledPackage;
+		expect(installed).toMatchObject({ packageName: PACKAGE, installedVersion: versions.first });
+		expect(installed.installedNodes.map((node) => node.type).sort()).toEqual(NODE_TYPES);
+		expect(await faseehTypes(session)).toEqual(EDITOR_TYPES);
+
+		expect(readJson(path.join(installedDir(), 'package.json')).version).toBe(versions.first);
+		const formData = readJson(path.join(installedDir(), 'node_modules', 'form-data', 'package.json'));
+		expect(formData.version).toBe(readJson(path.join(REPO, 'package.json')).dependencies['form-data']);
+		expect(readJson(path.join(communityNodesDir(userFolder), 'package.json')).dependencies).toEqual({ [PACKAGE]: versions.first });
+
+		// n8n's npm calls came through the wrapper, with n8n's default registry swapped out.
+		const calls = wrapper.calls();
+		expect(calls.map((call) => call.args[0])).toEqual(expect.arrayContaining(['pack', 'install']));
+		expect(calls.find((call) => call.args[0] === 'pack')?.args).toEqual(
+			expect.arrayContaining([`${PACKAGE}@${versions.first}`, '--registry=https://registry.npmjs.org']),
+		);
+	});
+
+	it('runs examples/clone-and-speak.json with the installed copy, no restart', async () => {
+		await expectCloneExampleRuns(session);
+	});
+
+	it(`updates to the next patch version (PATCH /rest/community-packages) and runs the example again`, async () => {
+		const updated = (await rest(session, 'PATCH', '/rest/community-packages', { name: PACKAGE, version: versions.second })) as InstalledPackage;
+		expect(updated).toMatchObject({ packageName: PACKAGE, installedVersion: versions.second });
+		expect(readJson(path.join(installedDir(), 'package.json')).version).toBe(versions.second);
+		expect(fs.existsSync(path.join(installedDir(), 'node_modules', 'form-data', 'package.json'))).toBe(true);
+		const listed = (await rest(session, 'GET', '/rest/community-packages')) as InstalledPackage[];
+		expect(listed.map((p) => [p.packageName, p.installedVersion])).toEqual([[PACKAGE, versions.second]]);
+		expect(await faseehTypes(session)).toEqual(EDITOR_TYPES);
+		await expectCloneExampleRuns(session);
+	});
+
+	it('uninstalls (DELETE /rest/community-packages?name=): the nodes are gone and the example no longer runs', async () => {
+		await rest(session, 'DELETE', `/rest/community-packages?name=${encodeURIComponent(PACKAGE)}`);
+		expect(await rest(session, 'GET', '/rest/community-packages')).toEqual([]);
+		expect(await faseehTypes(session)).toEqual([]);
+		expect(fs.existsSync(installedDir())).toBe(false);
+		const run = await runWorkflow(session, runtime, 'faseehCloneAndSpeak');
+		expect(run.status).toBe('refused');
+		expect(run.error).toMatch(/Unrecognized node type: n8n-nodes-faseeh\./);
+		expect(sandbox.requests).toHaveLength(0);
+	});
+
+	it('sent no traffic off loopback: n8n’s own lookups were refused by the egress guard', () => {
+		// Informational: which hosts n8n tried (api.n8n.io, registry.npmjs.org) and was refused.
+		process.stderr.write(`[installer] egress guard refused: ${[...new Set(guard.refused)].join(', ') || 'nothing'}\n`);
+		for (const target of guard.refused) expect(target).not.toMatch(/^127\.0\.0\.1:/);
+	});
+
+	async function expectCloneExampleRuns(s: Session) {
+		const run = await runWorkflow(s, runtime, 'faseehCloneAndSpeak');
+		expect(run.error).toBeUndefined();
+		expect(run.status).toBe('success');
+		const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
+		expect(part(preview, 'file').sha256).toBe(sha256(RECORDING));
+		const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
+		expect(clone.status).toBe(200);
+		expect(sandbox.knownPreview(part(clone, 'voice_file').sha256)?.text).toBe(preview.fields?.text);
+		const voice = run.output('Faseeh Voice Clone')[0]?.json;
+		expect(voice?.voice_id).toMatch(/^cl-/);
+		const [speech] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
+		expect((speech.json as { voice_id: string }).voice_id).toBe(voice?.voice_id);
+		const written = fs.readFileSync(path.join(userFolder, 'files', 'first-words.wav'));
+		expect(written.toString('latin1', 0, 4)).toBe('RIFF');
+		fs.rmSync(path.join(userFolder, 'files', 'first-words.wav'));
+	}
+});
+
+it('the API key appears nowhere in what n8n printed or logged', () => {
+	expect(n8nOutput.length).toBeGreaterThan(4);
+	const everything = n8nOutput.join('\n');
+	expect(everything).toContain(PACKAGE);
+	expect(everything).not.toContain(TEST_API_KEY);
+});
+
+// --- REST -------------------------------------------------------------------------------------
+
+interface Session {
+	url: string;
+	cookie: string;
+	browserId: string;
+}
+
+interface InstalledPackage {
+	packageName: string;
+	installedVersion: string;
+	installedNodes: Array<{ name: string; type: string }>;
+}
+
+/** A REST call as the signed-in owner; returns n8n's `data` (throws on an HTTP error). */
+async function rest(s: Session, method: string, urlPath: string, body?: unknown): Promise<unknown> {
+	const res = await fetch(`${s.url}${urlPath}`, {
+		method,
+		headers: { cookie: s.cookie, 'browser-id': s.browserId, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+		body: body === undefined ? undefined : JSON.stringify(body),
+	});
+	const text = await res.text();
+	if (!res.ok) throw new Error(`${method} ${urlPath}: HTTP ${res.status} ${text.slice(0, 1000)}`);
+	if (!text) return undefined;
+	const parsed = JSON.parse(text) as { data?: unknown };
+	return parsed.data;
+}
+
+/** The Faseeh node types the editor would list (`/types/nodes.json`, regenerated on install). */
+async function faseehTypes(s: Session): Promise<string[]> {
+	const res = await fetch(`${s.url}/types/nodes.json`, { headers: { cookie: s.cookie, 'browser-id': s.browserId } });
+	if (!res.ok) throw new Error(`GET /types/nodes.json: HTTP ${res.status}`);
+	const types = (await res.json()) as Array<{ name: string }>;
+	return [...new Set(types.map((t) => t.name).filter((name) => name.startsWith(`${PACKAGE}.`)))].sort();
+}
+
+interface WorkflowRun {
+	status: string;
+	error?: string;
+	output(node: string): Array<{ json: Record<string, unknown> }>;
+}
+
+/**
+ * Runs a stored workflow as the owner (`POST /rest/workflows/:id/run`, what the editor's
+ * *Execute workflow* sends) and waits for the execution to finish.
+ */
+async function runWorkflow(s: Session, rt: Runtime, id: string): Promise<WorkflowRun> {
+	const workflowData = await rest(s, 'GET', `/rest/workflows/${id}`);
+	let started: { executionId?: string };
+	try {
+		started = (await rest(s, 'POST', `/rest/workflows/${id}/run`, { workflowData, triggerToStartFrom: { name: 'Start' } })) as { executionId?: string };
+	} catch (error) {
+		return { status: 'refused', error: (error as Error).message, output: () => [] };
+	}
+	if (!started?.executionId) throw new Error(`run of ${id} gave no execution id: ${JSON.stringify(started)}`);
+	const deadline = Date.now() + 120_000;
+	for (;;) {
+		const execution = (await rest(s, 'GET', `/rest/executions/${started.executionId}`)) as { status?: string; finished?: boolean; stoppedAt?: string; data?: string };
+		if (execution?.stoppedAt || ['success', 'error', 'crashed', 'canceled'].includes(execution?.status ?? '')) {
+			const data = parseFlatted(rt, execution.data ?? '[{}]') as {
+				resultData?: { error?: { message?: string }; runData?: Record<string, Array<{ data?: { main?: Array<Array<{ json: Record<string, unknown> }>> } }>> };
+			};
+			return {
+				status: execution.status ?? 'unknown',
+				error: data.resultData?.error?.message,
+				output: (node) => {
+					const runs = data.resultData?.runData?.[node] ?? [];
+					return runs[runs.length - 1]?.data?.main?.[0] ?? [];
+				},
+			};
+		}
+		if (Date.now() > deadline) throw new Error(`execution ${started.executionId} did not finish in 120 s`);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+	}
+}
+
+/** n8n stores execution data in `flatted` form; parse it with the flatted n8n itself ships. */
+function parseFlatted(rt: Runtime, text: string): unknown {
+	const flatted = createRequire(path.join(rt.n8nDir, 'package.json'))('flatted') as { parse(text: string): unknown };
+	return flatted.parse(text);
+}
+
+// --- Small helpers ----------------------------------------------------------------------------
+
+function cloneExample(userFolder: string): Record<string, unknown> {
+	const text = fs
+		.readFileSync(path.join(REPO, 'examples', 'clone-and-speak.json'), 'utf8')
+		.split('/home/node/.n8n-files/')
+		.join(`${path.join(userFolder, 'files')}/`);
+	return JSON.parse(text) as Record<string, unknown>;
+}
+
+function readJson(file: string): { version: string; dependencies: Record<string, string> } {
+	return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+function bumpPatch(version: string): string {
+	const [major, minor, patch] = version.split('.').map((n) => Number.parseInt(n, 10));
+	return `${major}.${minor}.${patch + 1}`;
+}
