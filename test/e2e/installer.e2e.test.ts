@@ -24,7 +24,9 @@ import {
 	setupOwner,
 	startN8nServer,
 } from '../../scripts/lib/n8n';
-import type { N8nServer } from '../../scripts/lib/n8n';
+import type { Env, N8nServer } from '../../scripts/lib/n8n';
+import { ensureQueueTools, startN8nProcess, startPostgres, startRedis } from '../../scripts/lib/queue';
+import type { N8nProcess, PostgresServer, RedisServer } from '../../scripts/lib/queue';
 import { createNpmWrapper, packPackage, startEgressGuard, startLocalRegistry } from '../../scripts/lib/registry';
 import type { EgressGuard, LocalRegistry, NpmWrapper } from '../../scripts/lib/registry';
 import { ensureRuntime, runtimePathEnv } from '../../scripts/lib/runtime';
@@ -96,20 +98,11 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 		const credential = await importCredentials(runtime, userFolder, [
 			{ id: CREDENTIAL_ID, name: 'Faseeh API', type: 'faseehApi', data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
 		]);
-		const workflow = await importWorkflow(runtime, userFolder, cloneExample(userFolder));
+		const workflow = await importWorkflow(runtime, userFolder, cloneExample(path.join(userFolder, 'files')));
 		n8nOutput.push(credential.stdout, credential.stderr, workflow.stdout, workflow.stderr);
 		wrapper = await createNpmWrapper(registry.url);
 		server = await startN8nServer(runtime, userFolder, {
-			env: {
-				PATH: `${wrapper.binDir}${path.delimiter}${runtimePathEnv(runtime).PATH}`,
-				N8N_UNVERIFIED_PACKAGES_ENABLED: 'true',
-				N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
-				N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem',
-				HTTP_PROXY: guard.url,
-				HTTPS_PROXY: guard.url,
-				NO_PROXY: '127.0.0.1,localhost',
-				N8N_LOG_LEVEL: 'debug',
-			},
+			env: { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem', ...installerEnv(runtime, wrapper) },
 		});
 		const owner = await setupOwner(server.url, OWNER);
 		if (!owner.cookie) throw new Error('owner setup gave no session cookie');
@@ -205,12 +198,165 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 	}
 });
 
+/**
+ * Queue mode (Postgres, Redis, a main and one worker, each with its own user folder as on separate
+ * machines): the package is installed through the main's endpoint only. What reaches the worker is
+ * observed, not assumed: its user folder, and a clone example run that n8n hands to the worker.
+ */
+describe.each(RUNTIMES)('queue mode on $label: installed through the main, the worker follows', ({ runtime: getRuntime }) => {
+	let runtime: Runtime;
+	let postgres: PostgresServer;
+	let redis: RedisServer;
+	let main: N8nProcess;
+	let worker: N8nProcess;
+	let wrapper: NpmWrapper;
+	let session: Session;
+	const folders: string[] = [];
+	let filesDir: string;
+	let workflowId: string;
+	const workerPackageDir = () => path.join(communityNodesDir(worker.userFolder), 'node_modules', PACKAGE);
+
+	beforeAll(async () => {
+		runtime = await getRuntime();
+		const tools = await ensureQueueTools();
+		[postgres, redis] = await Promise.all([startPostgres(tools), startRedis(tools)]);
+		for (const prefix of ['faseeh-installer-main-', 'faseeh-installer-worker-']) folders.push(await createUserFolder(prefix));
+		fs.copyFileSync(path.join(folders[0], 'encryption-key'), path.join(folders[1], 'encryption-key'));
+		// One folder for the example's files that both processes may read and write.
+		filesDir = path.join(folders[0], 'files');
+		fs.writeFileSync(path.join(filesDir, 'recording.wav'), RECORDING);
+		wrapper = await createNpmWrapper(registry.url);
+		const env: Env = {
+			...postgres.n8nEnv(),
+			EXECUTIONS_MODE: 'queue',
+			QUEUE_BULL_REDIS_HOST: redis.host,
+			QUEUE_BULL_REDIS_PORT: String(redis.port),
+			N8N_DEFAULT_BINARY_DATA_MODE: 'database',
+			// The editor's "Execute workflow" goes to a worker too (n8n 3's default).
+			OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS: 'true',
+			N8N_RESTRICT_FILE_ACCESS_TO: filesDir,
+			...installerEnv(runtime, wrapper),
+		};
+		main = await startN8nProcess(runtime, folders[0], { role: 'main', env });
+		worker = await startN8nProcess(runtime, folders[1], { role: 'worker', env, hostname: 'faseeh-installer-worker', workerConcurrency: 2 });
+		const owner = await setupOwner(main.url, OWNER);
+		if (!owner.cookie) throw new Error('owner setup gave no session cookie');
+		session = { url: main.url, cookie: owner.cookie, browserId: owner.browserId };
+	}, 15 * 60_000);
+
+	afterAll(async () => {
+		for (const proc of [worker, main]) {
+			if (!proc) continue;
+			await proc.stop();
+			if (process.env.FASEEH_KEEP_LOGS) fs.copyFileSync(proc.logFile, path.join(process.env.FASEEH_KEEP_LOGS, path.basename(proc.logFile)));
+			if (fs.existsSync(proc.logFile)) n8nOutput.push(fs.readFileSync(proc.logFile, 'utf8'));
+		}
+		await redis?.stop();
+		await postgres?.stop();
+		if (process.env.FASEEH_KEEP_LOGS) fs.writeFileSync(path.join(process.env.FASEEH_KEEP_LOGS, 'npm-calls.json'), JSON.stringify(wrapper.calls(), null, 1));
+		wrapper?.remove();
+		for (const folder of folders) await removeUserFolder(folder);
+	});
+
+	afterEach(() => sandbox.reset());
+
+	it('install on the main: the worker installs the package into its own user folder by itself', async () => {
+		expect(fs.existsSync(workerPackageDir())).toBe(false);
+		const installed = (await rest(session, 'POST', '/rest/community-packages', { name: PACKAGE, version: versions.first })) as InstalledPackage;
+		expect(installed).toMatchObject({ packageName: PACKAGE, installedVersion: versions.first });
+		const answered = Date.now();
+		await waitFor('the worker to install the package', () => logCount(worker, WORKER_INSTALLED) === 1);
+		process.stderr.write(`[installer] the worker had installed and loaded the package ${((Date.now() - answered) / 1000).toFixed(1)} s after the main answered\n`);
+		expect(installedVersion(workerPackageDir())).toBe(versions.first);
+		expect(fs.existsSync(path.join(workerPackageDir(), 'node_modules', 'form-data', 'package.json'))).toBe(true);
+		// The worker ran npm itself, in its own folder (through the same wrapper on its PATH).
+		expect(wrapper.calls().some((call) => call.args[0] === 'install' && call.cwd.startsWith(worker.userFolder))).toBe(true);
+	});
+
+	it('a clone example run is executed by the worker with its copy, and succeeds', async () => {
+		const credential = (await rest(session, 'POST', '/rest/credentials', {
+			name: 'Faseeh API',
+			type: 'faseehApi',
+			data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl },
+		})) as { id: string };
+		const example = JSON.parse(JSON.stringify(cloneExample(filesDir)).split(CREDENTIAL_ID).join(credential.id)) as Record<string, unknown>;
+		const created = (await rest(session, 'POST', '/rest/workflows', {
+			name: example.name,
+			nodes: example.nodes,
+			connections: example.connections,
+			settings: example.settings,
+		})) as { id: string };
+		workflowId = created.id;
+		const run = await runWorkflow(session, runtime, workflowId);
+		expect(run.error).toBeUndefined();
+		expect(run.status).toBe('success');
+		expect(fs.readFileSync(worker.logFile, 'utf8')).toContain(`Worker started execution ${run.id} (`);
+		expect(fs.readFileSync(main.logFile, 'utf8')).not.toContain(`Worker started execution ${run.id} (`);
+		const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
+		expect(clone.status).toBe(200);
+		expect(run.output('Faseeh Voice Clone')[0]?.json.voice_id).toMatch(/^cl-/);
+	});
+
+	it('update on the main: the worker updates its copy too', async () => {
+		const updated = (await rest(session, 'PATCH', '/rest/community-packages', { name: PACKAGE, version: versions.second })) as InstalledPackage;
+		expect(updated.installedVersion).toBe(versions.second);
+		await waitFor('the worker to update the package', () => logCount(worker, WORKER_INSTALLED) === 2);
+		expect(installedVersion(workerPackageDir())).toBe(versions.second);
+		const run = await runWorkflow(session, runtime, workflowId);
+		expect(run.status).toBe('success');
+		expect(fs.readFileSync(worker.logFile, 'utf8')).toContain(`Worker started execution ${run.id} (`);
+	});
+
+	it('uninstall on the main: the worker removes its copy', async () => {
+		await rest(session, 'DELETE', `/rest/community-packages?name=${encodeURIComponent(PACKAGE)}`);
+		await waitFor('the worker to remove the package', () => logCount(worker, WORKER_UNINSTALLED) === 1);
+		expect(fs.existsSync(workerPackageDir())).toBe(false);
+	});
+});
+
 it('the API key appears nowhere in what n8n printed or logged', () => {
 	expect(n8nOutput.length).toBeGreaterThan(4);
 	const everything = n8nOutput.join('\n');
 	expect(everything).toContain(PACKAGE);
 	expect(everything).not.toContain(TEST_API_KEY);
 });
+
+/** What n8n's installer needs here: the npm wrapper first on PATH, the egress guard, unverified packages allowed. */
+function installerEnv(rt: Runtime, npm: NpmWrapper): Env {
+	return {
+		PATH: `${npm.binDir}${path.delimiter}${runtimePathEnv(rt).PATH}`,
+		N8N_UNVERIFIED_PACKAGES_ENABLED: 'true',
+		N8N_COMMUNITY_PACKAGES_ENABLED: 'true',
+		HTTP_PROXY: guard.url,
+		HTTPS_PROXY: guard.url,
+		NO_PROXY: '127.0.0.1,localhost',
+		N8N_LOG_LEVEL: 'debug',
+	};
+}
+
+/** What a worker logs once it has installed (or updated) and loaded, or removed, the package. */
+const WORKER_INSTALLED = `Community package installed: ${PACKAGE}`;
+const WORKER_UNINSTALLED = `Community package uninstalled: ${PACKAGE}`;
+
+function logCount(proc: N8nProcess, line: string): number {
+	return fs.readFileSync(proc.logFile, 'utf8').split(line).length - 1;
+}
+
+function installedVersion(packageDir: string): string | undefined {
+	try {
+		return readJson(path.join(packageDir, 'package.json')).version;
+	} catch {
+		return undefined;
+	}
+}
+
+async function waitFor(what: string, done: () => boolean, timeoutMs = 120_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!done()) {
+		if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+		await new Promise((resolve) => setTimeout(resolve, 250));
+	}
+}
 
 // --- REST -------------------------------------------------------------------------------------
 
@@ -249,6 +395,7 @@ async function faseehTypes(s: Session): Promise<string[]> {
 }
 
 interface WorkflowRun {
+	id?: string;
 	status: string;
 	error?: string;
 	output(node: string): Array<{ json: Record<string, unknown> }>;
@@ -275,6 +422,7 @@ async function runWorkflow(s: Session, rt: Runtime, id: string): Promise<Workflo
 				resultData?: { error?: { message?: string }; runData?: Record<string, Array<{ data?: { main?: Array<Array<{ json: Record<string, unknown> }>> } }>> };
 			};
 			return {
+				id: started.executionId,
 				status: execution.status ?? 'unknown',
 				error: data.resultData?.error?.message,
 				output: (node) => {
@@ -296,11 +444,12 @@ function parseFlatted(rt: Runtime, text: string): unknown {
 
 // --- Small helpers ----------------------------------------------------------------------------
 
-function cloneExample(userFolder: string): Record<string, unknown> {
+/** examples/clone-and-speak.json with its file paths in `filesDir`. */
+function cloneExample(filesDir: string): Record<string, unknown> {
 	const text = fs
 		.readFileSync(path.join(REPO, 'examples', 'clone-and-speak.json'), 'utf8')
 		.split('/home/node/.n8n-files/')
-		.join(`${path.join(userFolder, 'files')}/`);
+		.join(`${filesDir}/`);
 	return JSON.parse(text) as Record<string, unknown>;
 }
 
