@@ -106,6 +106,7 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 		server = await startN8nServer(runtime, userFolder, {
 			env: { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem', ...installerEnv(runtime, wrapper) },
 		});
+		await restReady(server.url);
 		const owner = await setupOwner(server.url, OWNER);
 		if (!owner.cookie) throw new Error('owner setup gave no session cookie');
 		session = { url: server.url, cookie: owner.cookie, browserId: owner.browserId };
@@ -243,6 +244,7 @@ describe.each(RUNTIMES)('queue mode on $label: installed through the main, the w
 		main = await startN8nProcess(runtime, folders[0], { role: 'main', env });
 		startWorker = () => startN8nProcess(runtime, folders[1], { role: 'worker', env, hostname: 'faseeh-installer-worker', workerConcurrency: 2 });
 		worker = await startWorker();
+		await restReady(main.url);
 		const owner = await setupOwner(main.url, OWNER);
 		if (!owner.cookie) throw new Error('owner setup gave no session cookie');
 		session = { url: main.url, cookie: owner.cookie, browserId: owner.browserId };
@@ -389,6 +391,18 @@ interface InstalledPackage {
 	packageName: string;
 	installedVersion: string;
 	installedNodes: Array<{ name: string; type: string }>;
+}
+
+/** n8n 1.x answers /healthz/readiness before its REST routes are mounted: wait for /rest/settings. */
+async function restReady(url: string): Promise<void> {
+	const deadline = Date.now() + 120_000;
+	for (;;) {
+		const res = await fetch(`${url}/rest/settings`).catch(() => undefined);
+		await res?.arrayBuffer();
+		if (res?.status === 200) return;
+		if (Date.now() > deadline) throw new Error(`${url}/rest/settings did not answer 200 within 120 s (last: HTTP ${res?.status})`);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+	}
 }
 
 /** A REST call as the signed-in owner; returns n8n's `data` (throws on an HTTP error). */
