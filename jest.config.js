@@ -8,5 +8,6 @@ module.exports = {
 	transform: {
 		'^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json' }],
 	},
+	setupFilesAfterEnv: ['<rootDir>/test/helpers/setup.ts'],
 	testTimeout: 60000,
 };

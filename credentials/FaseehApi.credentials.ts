@@ -7,6 +7,13 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import {
+	BASE_URL_CHOICES,
+	DEFAULT_BASE_URL,
+	insecureUrlReason,
+	PLAN_CHOICES,
+} from '../nodes/shared/transport/baseUrl';
+
 export class FaseehApi implements ICredentialType {
 	name = 'faseehApi';
 
@@ -27,25 +34,64 @@ export class FaseehApi implements ICredentialType {
 			description: 'The API key from the Faseeh dashboard. It is sent as the x-api-key header.',
 		},
 		{
+			// Before 0.2 this was a text field: a URL saved then is still used as it is.
 			displayName: 'Base URL',
 			name: 'baseUrl',
-			type: 'string',
-			default: 'https://api.faseeh.ai/api/v1',
-			placeholder: 'e.g. https://api.faseeh.ai/api/v1',
+			type: 'options',
+			options: BASE_URL_CHOICES,
+			default: DEFAULT_BASE_URL,
 			description:
-				'The Faseeh API host. Use https://ae.api.faseeh.ai/api/v1 for the UAE data-residency host (its keys are region-specific). Must be https; plain http is accepted only for loopback hosts used in local testing.',
+				'The Faseeh API host. Keys are region-specific: a UAE key works only with the UAE host. Munsit is the same API under its new brand.',
+		},
+		{
+			displayName: 'Custom Base URL',
+			name: 'customBaseUrl',
+			type: 'string',
+			default: '',
+			placeholder: 'e.g. https://faseeh-proxy.example.com/api/v1',
+			description: 'Must be https; plain http is accepted only for loopback hosts used in local testing',
+			displayOptions: { show: { baseUrl: ['custom'] } },
+		},
+		{
+			displayName: 'Plan (Concurrent Requests)',
+			name: 'plan',
+			type: 'options',
+			options: PLAN_CHOICES,
+			default: 'unknown',
+			description:
+				'Your Faseeh plan’s limit of concurrent requests per key. With it set, this n8n process never sends more at once, across all executions, so Faseeh does not answer 429.',
+		},
+		{
+			displayName: 'Max Concurrent Requests',
+			name: 'maxConcurrentRequests',
+			type: 'number',
+			typeOptions: { minValue: 1, numberPrecision: 0 },
+			default: 2,
+			description: 'How many requests Faseeh accepts at once for this key',
+			displayOptions: { show: { plan: ['custom'] } },
 		},
 	];
 
 	/**
-	 * Adds the key header. A function rather than a generic `={{$credentials.apiKey}}` header:
-	 * n8n runs it for every request, and a plain assignment costs nothing where the expression
-	 * engine would be started per request (it showed in the batch throughput profile).
+	 * Adds the key header, and refuses to: this is the one place the key is attached, so a request
+	 * over plain http to anything but loopback never carries it (the node checks the Base URL
+	 * first; this also covers the credential test when the credential is saved).
+	 *
+	 * A function rather than a generic `={{$credentials.apiKey}}` header: n8n runs it for every
+	 * request, and a plain assignment costs nothing where the expression engine would be started per
+	 * request (it showed in the batch throughput profile).
 	 */
 	async authenticate(
 		credentials: ICredentialDataDecryptedObject,
 		requestOptions: IHttpRequestOptions,
 	): Promise<IHttpRequestOptions> {
+		const target = requestTarget(requestOptions);
+		const reason = insecureUrlReason(target);
+		if (reason) {
+			throw new Error(
+				`The Base URL in the Faseeh API credential ${reason}: the API key is only sent over https (plain http only to localhost, 127.0.0.1 or ::1)`,
+			);
+		}
 		requestOptions.headers = { ...requestOptions.headers, 'x-api-key': String(credentials.apiKey ?? '') };
 		return requestOptions;
 	}
@@ -53,9 +99,20 @@ export class FaseehApi implements ICredentialType {
 	// GET /models is cheap, needs the key and spends nothing from the wallet.
 	test: ICredentialTestRequest = {
 		request: {
-			baseURL: '={{$credentials.baseUrl.replace(/\\/+$/, "")}}',
+			baseURL:
+				'={{($credentials.baseUrl === "custom" ? String($credentials.customBaseUrl ?? "") : String($credentials.baseUrl || "' +
+				DEFAULT_BASE_URL +
+				'")).trim().replace(/\\/+$/, "")}}',
 			url: '/models',
 			method: 'GET',
 		},
 	};
+}
+
+/** The absolute URL a request goes to (its url, resolved against its baseURL). */
+function requestTarget(options: IHttpRequestOptions): string {
+	const url = String(options.url ?? '');
+	if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return url;
+	const base = String(options.baseURL ?? '').replace(/\/+$/, '');
+	return `${base}${url.startsWith('/') || url === '' ? '' : '/'}${url}`;
 }

@@ -2,6 +2,7 @@ import type { INodeProperties } from 'n8n-workflow';
 
 import {
 	concurrencyOption,
+	rateLimitWaitOption,
 	DIALECT_OPTIONS,
 	LANGUAGE_OPTIONS,
 	maxFileSizeOption,
@@ -145,6 +146,6 @@ export const voiceCloneProperties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
-		options: [concurrencyOption, maxFileSizeOption, timeoutOption],
+		options: [concurrencyOption, maxFileSizeOption, rateLimitWaitOption, timeoutOption],
 	},
 ];

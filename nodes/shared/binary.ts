@@ -1,9 +1,10 @@
 import { createHash } from 'crypto';
-import type FormData from 'form-data';
+import FormData from 'form-data';
 import type { IBinaryData, IExecuteFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
 import { isRawPcmMimeType, SNIFF_BYTES, sniffFormat, wrapPcmAsWav } from './audio';
+import { binaryReadError } from './transport/errors';
 
 export const DEFAULT_MAX_FILE_SIZE_MB = 100;
 
@@ -166,15 +167,37 @@ export async function appendAudioPart(
 	form: FormData,
 	partName: string,
 	input: AudioInput,
+	itemIndex: number,
 ): Promise<void> {
 	const options = { filename: input.fileName, contentType: input.mimeType, knownLength: input.size };
 	if (input.buffer) {
 		form.append(partName, input.buffer, options);
 		return;
 	}
-	const stream = await this.helpers.getBinaryStream(input.binary.id as string);
+	let stream: Awaited<ReturnType<IExecuteFunctions['helpers']['getBinaryStream']>>;
+	try {
+		stream = await this.helpers.getBinaryStream(input.binary.id as string);
+	} catch (error) {
+		throw binaryReadError(this.getNode(), input.spec.parameterLabel, input.spec.field, error, itemIndex);
+	}
 	partStreams.set(form, [...(partStreams.get(form) ?? []), stream]);
 	form.append(partName, stream, options);
+}
+
+/**
+ * Builds a multipart body with `fill`. If filling fails half-way (the second file cannot be
+ * read), the streams already opened for it are closed before the error goes on.
+ */
+export async function multipartBody(fill: (form: FormData) => Promise<void>): Promise<FormData> {
+	const form = new FormData();
+	let filled = false;
+	try {
+		await fill(form);
+		filled = true;
+		return form;
+	} finally {
+		if (!filled) closePartStreams(form);
+	}
 }
 
 /**

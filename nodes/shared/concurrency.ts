@@ -1,3 +1,5 @@
+import { takeTicket } from './transport/limiter';
+
 /** Thrown to requests still waiting for a slot when the batch stops (a failure, a cancel). */
 export class GateClosedError extends Error {
 	constructor() {
@@ -7,6 +9,8 @@ export class GateClosedError extends Error {
 
 /** One request's place among the requests in flight. */
 export interface RequestSlot {
+	/** The item's place in the account's queue (first come, first served across executions). */
+	ticket: number;
 	/** Frees the slot now: the request is over and the item waits (to retry) without it. */
 	release(): void;
 	/**
@@ -24,11 +28,9 @@ interface Waiter {
 }
 
 /**
- * Limits how many Faseeh requests one node execution has in flight, and sends items' requests in
- * input order. The limit starts at the node's Concurrency option and adapts to the plan: each 429
- * (the plan's concurrent-request cap) lowers it by one, and a long run of successes lets it probe
- * one higher again, never above the option. So a batch converges on what the plan allows instead
- * of failing items with 429s.
+ * Limits how many Faseeh requests one node execution has in flight (Options → Concurrency) and
+ * sends items' requests in input order. The account's limit across all executions of the process
+ * is held by the transport's AccountLimiter, which each request also waits for.
  *
  * Order: an item's first request waits until every earlier item has sent its first request or
  * finished. Items are checked ahead of their turn (see runForEachItem), so the next one is ready
@@ -36,16 +38,15 @@ interface Waiter {
  */
 export class RequestGate {
 	private active = 0;
-	private limit: number;
-	private successesAtLimit = 0;
-	private closed = false;
+	private readonly limit: number;
+	private readonly closer = new AbortController();
 	/** Every item below this index has had its turn (sent a first request, or finished). */
 	private nextTurn = 0;
 	/** Items at or above nextTurn that have had their turn already. */
 	private readonly turnsTakenAhead = new Set<number>();
 	private readonly waiting: Waiter[] = [];
-	/** Slots kept by items until they finish: item index -> frees the slot. */
-	private readonly kept = new Map<number, () => void>();
+	/** Slots kept by items until they finish: item index -> the slot's ticket and how to free it. */
+	private readonly kept = new Map<number, { ticket: number; free: () => void }>();
 
 	constructor(readonly maxLimit: number) {
 		this.limit = Math.max(1, Math.floor(maxLimit));
@@ -55,16 +56,25 @@ export class RequestGate {
 		return this.limit;
 	}
 
+	get isClosed(): boolean {
+		return this.closer.signal.aborted;
+	}
+
+	/** Aborts when the gate closes: requests of this execution waiting elsewhere give up their place. */
+	get closedSignal(): AbortSignal {
+		return this.closer.signal;
+	}
+
 	/**
 	 * Waits for a free slot (and, with an item index, for the item's turn). An item that kept its
 	 * slot gets it back at once. Rejects with GateClosedError once the gate is closed.
 	 */
 	acquire(itemIndex?: number): Promise<RequestSlot> {
-		if (this.closed) return Promise.reject(new GateClosedError());
+		if (this.isClosed) return Promise.reject(new GateClosedError());
 		const kept = itemIndex === undefined ? undefined : this.kept.get(itemIndex);
 		if (kept) {
 			this.kept.delete(itemIndex as number);
-			return Promise.resolve(this.slot(itemIndex, kept));
+			return Promise.resolve(this.slot(itemIndex, kept.ticket, kept.free));
 		}
 		return new Promise((resolve, reject) => {
 			this.waiting.push({ itemIndex, resolve, reject });
@@ -75,38 +85,21 @@ export class RequestGate {
 	/** The item is done (sent or not): its kept slot is freed, and later items need not wait for it. */
 	finished(itemIndex: number): void {
 		this.takeTurn(itemIndex);
-		const free = this.kept.get(itemIndex);
+		const kept = this.kept.get(itemIndex);
 		this.kept.delete(itemIndex);
-		free?.();
+		kept?.free();
 		this.admit();
 	}
 
-	/** No more requests: waiting ones are refused; those in flight finish. */
+	/** No more requests: waiting ones are refused (here and in the account's queue); those in flight finish. */
 	close(): void {
-		this.closed = true;
+		if (!this.isClosed) this.closer.abort();
 		for (const waiter of this.waiting.splice(0)) waiter.reject(new GateClosedError());
-	}
-
-	/** A request was refused with 429: one slot fewer, down to one. */
-	rateLimited(): void {
-		this.limit = Math.max(1, this.limit - 1);
-		this.successesAtLimit = 0;
-	}
-
-	/** A request succeeded: after enough successes at this limit, try one more slot. */
-	succeeded(): void {
-		if (this.limit >= this.maxLimit) return;
-		this.successesAtLimit++;
-		if (this.successesAtLimit >= 10 * this.limit) {
-			this.limit++;
-			this.successesAtLimit = 0;
-			this.admit();
-		}
 	}
 
 	/** Hands free slots to waiters whose turn it is, lowest item first. */
 	private admit(): void {
-		while (!this.closed && this.active < this.limit) {
+		while (!this.isClosed && this.active < this.limit) {
 			let chosen = -1;
 			for (let i = 0; i < this.waiting.length; i++) {
 				const { itemIndex } = this.waiting[i];
@@ -125,16 +118,18 @@ export class RequestGate {
 				this.active--;
 				this.admit();
 			};
-			waiter.resolve(this.slot(waiter.itemIndex, free));
+			// The ticket is taken here, in input order: it orders the item in the account's queue.
+			waiter.resolve(this.slot(waiter.itemIndex, takeTicket(), free));
 		}
 	}
 
-	private slot(itemIndex: number | undefined, free: () => void): RequestSlot {
+	private slot(itemIndex: number | undefined, ticket: number, free: () => void): RequestSlot {
 		return {
+			ticket,
 			release: free,
 			keepUntilItemFinished: () => {
 				if (itemIndex === undefined) free();
-				else this.kept.set(itemIndex, free);
+				else this.kept.set(itemIndex, { ticket, free });
 			},
 		};
 	}
@@ -162,11 +157,3 @@ export function requestGateFor(context: object): RequestGate | undefined {
 }
 
 export const MAX_CONCURRENCY = 10;
-
-/** Backoff before retry `attempt` (1-based): Retry-After when given, else exponential with jitter. */
-export function retryDelayMs(attempt: number, retryAfterSeconds?: number, random: () => number = Math.random): number {
-	if (retryAfterSeconds !== undefined) return Math.min(60_000, Math.round(retryAfterSeconds * 1000));
-	const ceiling = Math.min(8_000, 250 * 2 ** (attempt - 1));
-	// "Equal jitter": at least half the step, so retries spread out but never hammer at once.
-	return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}

@@ -2,7 +2,7 @@ import type { INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 
 import { DEFAULT_MAX_FILE_SIZE_MB } from './binary';
 import { MAX_CONCURRENCY } from './concurrency';
-import { DEFAULT_TIMEOUT_SECONDS } from './transport';
+import { DEFAULT_RATE_LIMIT_WAIT_SECONDS, DEFAULT_TIMEOUT_SECONDS } from './transport';
 
 /** Model picker filled from GET /models; an expression or a typed ID also works. */
 export function modelProperty(name: string, extra: Partial<INodeProperties> = {}): INodeProperties {
@@ -103,7 +103,17 @@ export const concurrencyOption: INodeProperties = {
 	typeOptions: { minValue: 1, maxValue: MAX_CONCURRENCY, numberPrecision: 0 },
 	default: 1,
 	description:
-		'How many items are sent to Faseeh at once, up to your plan’s limit (Basic 2, Starter 5, Growth 10). Output keeps the input order. If Faseeh answers 429, the node slows down and retries by itself.',
+		'How many items of this execution are sent to Faseeh at once. All executions using the same credential also share the plan’s limit (set the plan in the credential). Output keeps the input order.',
+};
+
+export const rateLimitWaitOption: INodeProperties = {
+	displayName: 'Max Wait on Concurrency Limit',
+	name: 'rateLimitWait',
+	type: 'number',
+	typeOptions: { minValue: 0 },
+	default: DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+	description:
+		'Seconds to keep retrying a request that Faseeh refused with 429 (plan limit reached: refused, not processed) before the item fails. Waits are jittered and end when the execution is cancelled.',
 };
 
 export const retryOnServerErrorOption: INodeProperties = {

@@ -32,6 +32,8 @@ export interface RunOptions {
 	onError?: 'stopWorkflow' | 'continueRegularOutput' | 'continueErrorOutput';
 	apiKey?: string;
 	baseUrl?: string;
+	/** More credential fields, e.g. `{ plan: 'basic' }`. */
+	credential?: Record<string, string | number>;
 }
 
 export async function runAgainst(
@@ -45,7 +47,9 @@ export async function runAgainst(
 		nodeType,
 		parameters,
 		items,
-		credentials: { faseehApi: { apiKey: options.apiKey ?? TEST_API_KEY, baseUrl: options.baseUrl ?? sandbox.baseUrl } },
+		credentials: {
+			faseehApi: { apiKey: options.apiKey ?? TEST_API_KEY, baseUrl: options.baseUrl ?? sandbox.baseUrl, ...options.credential },
+		},
 		credentialTypes: [new FaseehApi()],
 		binaryMode: options.binaryMode,
 		onError: options.onError,

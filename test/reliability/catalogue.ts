@@ -6,7 +6,6 @@
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { INodeParameters } from 'n8n-workflow';
 
-import { MAX_RETRIES } from '../../nodes/shared/transport';
 import type { BinaryMode, FixtureItem, NodeRunResult } from '../harness/n8nHarness';
 import { part, partNames, requestsTo, sha256, wavRecording } from '../helpers/faseeh';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
@@ -31,6 +30,8 @@ export interface CaseContext {
 	tight: FaseehSandbox;
 	/** A loopback base URL nothing listens on (connection refused). */
 	closedUrl: string;
+	/** A loopback server that cuts every answer off after its headers and first bytes. */
+	cutOff: { url: string; requests: () => number };
 	binaryMode: BinaryMode;
 }
 
@@ -561,7 +562,14 @@ export const FAULT_CASES: CatalogueCase[] = [
 			ctx.sandbox.inject(apiFault(401, { errorCode: 40101, errorMessage: 'Invalid or missing API key' }));
 			return clone(ctx);
 		},
-		expected: { error: NodeApiError, message: 'Invalid or missing API key', description: /API key/, httpCode: '401', errorCode: 40101, requests: 1 },
+		expected: {
+			error: NodeApiError,
+			message: 'Invalid or missing API key',
+			description: /^Check the API key in the Faseeh API credential\. Keys are region-specific: a UAE key works only with the UAE base URL\. \(HTTP 401, Faseeh error code 40101\) \[item 0\]$/,
+			httpCode: '401',
+			errorCode: 40101,
+			requests: 1,
+		},
 	},
 	{
 		id: 'F4b',
@@ -595,7 +603,14 @@ export const FAULT_CASES: CatalogueCase[] = [
 			ctx.sandbox.inject(apiFault(403, { errorCode: 40301, errorMessage: 'Model not enabled for this account' }));
 			return clone(ctx);
 		},
-		expected: { error: NodeApiError, message: 'Model not enabled for this account', httpCode: '403', errorCode: 40301, requests: 1 },
+		expected: {
+			error: NodeApiError,
+			message: 'Model not enabled for this account',
+			description: /^This model is not enabled for your Faseeh account\. Choose another model or ask Faseeh to enable it\. \(HTTP 403, Faseeh error code 40301\) \[item 0\]$/,
+			httpCode: '403',
+			errorCode: 40301,
+			requests: 1,
+		},
 	},
 	{
 		id: 'F7',
@@ -622,34 +637,40 @@ export const FAULT_CASES: CatalogueCase[] = [
 	},
 	{
 		id: 'F9',
-		title: '429 with Retry-After: retried MAX_RETRIES times, then Faseeh’s message',
-		provenBy: `${VOICE_CLONE_WIRE} › API failures carry Faseeh’s message, code and a hint › HTTP 429 (and ${CONCURRENCY_WIRE} › retries › honours Retry-After)`,
+		title: '429 with Retry-After: waited out (refused, not processed), then the clone succeeds',
+		provenBy: `${CONCURRENCY_WIRE} › 429 answers › are waited out with Retry-After and jitter until the clone succeeds`,
 		run: (ctx) => {
-			ctx.sandbox.inject(apiFault(429, undefined, { times: MAX_RETRIES + 1, headers: { 'Retry-After': '0' } }));
+			ctx.sandbox.inject(apiFault(429, undefined, { times: 3, headers: { 'Retry-After': '0' } }));
 			return clone(ctx);
 		},
-		expected: { error: NodeApiError, httpCode: '429', errorCode: 42901, requests: MAX_RETRIES + 1 },
-		check: (result) => expect((result.error as NodeApiError).context.retryAfterSeconds).toBe(0),
+		expected: { requests: 4 },
+		check: (result, ctx) => {
+			expect(result.items[0].json.voice_id).toMatch(/^cl-/);
+			expect(requestsTo(ctx.sandbox, 'POST', '/voices/clone').map((request) => request.status)).toEqual([429, 429, 429, 200]);
+		},
 	},
 	{
 		id: 'F10',
-		title: '429 without Retry-After: backoff, and the final error carries no Retry-After',
+		title: '429 past Options → Max Wait on Concurrency Limit: exponential backoff, then Faseeh’s message',
+		provenBy: `${CONCURRENCY_WIRE} › 429 answers › back off exponentially without Retry-After, and give up at the deadline with Faseeh’s message`,
 		run: (ctx) => {
-			// Retry-After: 0 on the first six keeps the test fast; the backoff itself (no header) is
-			// proven by concurrency.test.ts › backs off exponentially without Retry-After.
-			ctx.sandbox.inject(apiFault(429, undefined, { times: MAX_RETRIES, headers: { 'Retry-After': '0' } }));
-			ctx.sandbox.inject(apiFault(429, undefined));
-			return clone(ctx);
+			ctx.sandbox.inject(apiFault(429, undefined, { times: 1000 }));
+			return clone(ctx, { options: { rateLimitWait: 1 } });
 		},
 		expected: {
 			error: NodeApiError,
 			message: 'Concurrency limit exceeded. Current: 2, Maximum: 2',
-			description: /concurrent requests.*\(HTTP 429, Faseeh error code 42901\) \[item 0\]$/,
+			description: /^Still refused after waiting 1 seconds for a free slot\. Your Faseeh plan limits concurrent requests.*\(HTTP 429, Faseeh error code 42901\) \[item 0\]$/,
 			httpCode: '429',
 			errorCode: 42901,
-			requests: MAX_RETRIES + 1,
 		},
-		check: (result) => expect((result.error as NodeApiError).context).not.toHaveProperty('retryAfterSeconds'),
+		check: (result, ctx) => {
+			expect((result.error as NodeApiError).context).not.toHaveProperty('retryAfterSeconds');
+			// 250 ms × 2^n with equal jitter within one second: at least 3 tries, at most 5.
+			const tries = requestsTo(ctx.sandbox, 'POST', '/voices/clone').length;
+			expect(tries).toBeGreaterThanOrEqual(3);
+			expect(tries).toBeLessThanOrEqual(5);
+		},
 	},
 	{
 		id: 'F11',
@@ -712,7 +733,7 @@ export const FAULT_CASES: CatalogueCase[] = [
 		expected: {
 			error: NodeApiError,
 			message: 'Faseeh answered the clone request without a voice_id',
-			description: /Check the voice list before retrying\. \[item 0\]$/,
+			description: /The voice may have been created: check Faseeh → Voice → Get Many before retrying the clone\. \[item 0\]$/,
 			requests: 1,
 		},
 	},
@@ -722,7 +743,7 @@ export const FAULT_CASES: CatalogueCase[] = [
 		run: (ctx) => runClone(ctx.sandbox, {}, [cloneItem()], { binaryMode: ctx.binaryMode, baseUrl: ctx.closedUrl }),
 		expected: {
 			error: NodeApiError,
-			message: 'Could not connect to Faseeh: the connection was refused',
+			message: /^Could not connect to Faseeh at 127\.0\.0\.1:\d+: the connection was refused$/,
 			errorCode: 'ECONNREFUSED',
 			requests: 0,
 		},
@@ -789,6 +810,18 @@ export const FAULT_CASES: CatalogueCase[] = [
 		},
 		expected: { error: NodeApiError, message: /^Faseeh answered with a redirect \(HTTP 307\) to 127\.0\.0\.1:\d+; it was not followed$/, requests: 1 },
 		check: (_result, ctx) => expect(ctx.elsewhere.requests).toHaveLength(0),
+	},
+	{
+		id: 'F20',
+		title: 'a clone answer cut off after its headers: said so, and that the voice may exist (not retried)',
+		run: (ctx) => runClone(ctx.sandbox, {}, [cloneItem()], { binaryMode: ctx.binaryMode, baseUrl: ctx.cutOff.url }),
+		expected: {
+			error: NodeApiError,
+			message: 'Faseeh’s answer was cut off: the connection closed before the whole answer arrived',
+			description: /The voice may have been created: check Faseeh → Voice → Get Many before retrying the clone\. \[item 0\]$/,
+			requests: 0,
+		},
+		check: (_result, ctx) => expect(ctx.cutOff.requests()).toBe(1),
 	},
 ];
 

@@ -44,7 +44,7 @@ describe('reading binaries', () => {
 		expect(input.buffer).toBeUndefined();
 		expect(input.size).toBe(wav.length);
 		const form = new FormData();
-		await appendAudioPart.call(context, form, 'voice_file', input);
+		await appendAudioPart.call(context, form, 'voice_file', input, 0);
 		expect(calls).toEqual(['getBinaryMetadata', 'getBinaryStream(16)', 'getBinaryStream()']);
 		// The known length lets form-data (and so axios) announce a Content-Length.
 		expect(form.getLengthSync()).toBeGreaterThan(wav.length);
@@ -55,7 +55,7 @@ describe('reading binaries', () => {
 		const { context, calls } = contextWith(binary, wav);
 		const input = await readAudioInput.call(context, 0, spec);
 		expect(input.buffer?.equals(wav)).toBe(true);
-		await appendAudioPart.call(context, new FormData(), 'voice_file', input);
+		await appendAudioPart.call(context, new FormData(), 'voice_file', input, 0);
 		expect(calls).toEqual(['getBinaryDataBuffer']);
 	});
 

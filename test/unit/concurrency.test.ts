@@ -1,8 +1,5 @@
-import type { IExecuteFunctions, INode } from 'n8n-workflow';
-import { NodeOperationError } from 'n8n-workflow';
-
-import { GateClosedError, RequestGate, retryDelayMs, setRequestGate } from '../../nodes/shared/concurrency';
-import { faseehJson } from '../../nodes/shared/transport';
+import { GateClosedError, RequestGate } from '../../nodes/shared/concurrency';
+import { retryDelayMs } from '../../nodes/shared/transport/retry';
 
 describe('RequestGate', () => {
 	const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -75,96 +72,23 @@ describe('RequestGate', () => {
 		await expect(gate.acquire(2)).rejects.toBeInstanceOf(GateClosedError);
 		inFlight.release();
 	});
-
-	it('lowers the limit on 429 down to one, and probes up after successes', () => {
-		const gate = new RequestGate(3);
-		gate.rateLimited();
-		gate.rateLimited();
-		gate.rateLimited();
-		expect(gate.currentLimit).toBe(1);
-		for (let i = 0; i < 9; i++) gate.succeeded();
-		expect(gate.currentLimit).toBe(1);
-		gate.succeeded();
-		expect(gate.currentLimit).toBe(2);
-		for (let i = 0; i < 100; i++) gate.succeeded();
-		expect(gate.currentLimit).toBe(3);
-	});
-});
-
-describe('a 429 in a batch', () => {
-	it('lowers the limit before its slot is handed on, so no request is sent above the plan', async () => {
-		const node: INode = { id: '1', name: 'Faseeh', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
-		const answers = [
-			{ statusCode: 429, headers: { 'retry-after': '0' }, body: { errorCode: 42901, errorMessage: 'Concurrency limit exceeded' } },
-			{ statusCode: 200, headers: {}, body: { ok: true } },
-		];
-		let calls = 0;
-		let answerFirst: () => void = () => undefined;
-		const firstAnswered = new Promise<void>((resolve) => (answerFirst = resolve));
-		const context = {
-			getNode: () => node,
-			getCredentials: async () => ({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9/api/v1' }),
-			helpers: {
-				httpRequestWithAuthentication: async () => {
-					const answer = answers[calls++];
-					if (calls === 1) await firstAnswered;
-					return answer;
-				},
-			},
-		} as unknown as IExecuteFunctions;
-		const gate = new RequestGate(2);
-		setRequestGate(context, gate);
-		const other = await gate.acquire(); // another request of the batch is in flight
-		const pending = faseehJson.call(context, { method: 'GET', path: '/models' });
-		await new Promise((resolve) => setImmediate(resolve)); // the request holds the second slot
-		let waiterIn = false;
-		const waiter = gate.acquire().then((slot) => ((waiterIn = true), slot)); // the next item
-		answerFirst(); // the plan refuses the request: 429
-		await new Promise((resolve) => setTimeout(resolve, 20));
-		expect(calls).toBe(1);
-		expect(gate.currentLimit).toBe(1);
-		expect(waiterIn).toBe(false); // one request in flight = the lowered limit
-		other.release();
-		(await waiter).release();
-		await expect(pending).resolves.toEqual({ ok: true });
-		expect(calls).toBe(2);
-	});
 });
 
 describe('retryDelayMs', () => {
-	it('uses Retry-After when given, capped at a minute', () => {
-		expect(retryDelayMs(1, 2)).toBe(2000);
-		expect(retryDelayMs(1, 0)).toBe(0);
-		expect(retryDelayMs(3, 600)).toBe(60_000);
+	it('waits at least Retry-After, plus up to half of it again (at least 250 ms of spread), capped near a minute', () => {
+		expect(retryDelayMs(1, 2, () => 0)).toBe(2000);
+		expect(retryDelayMs(1, 2, () => 1)).toBe(3000);
+		expect(retryDelayMs(1, 0, () => 0)).toBe(0);
+		expect(retryDelayMs(1, 0, () => 1)).toBe(250);
+		expect(retryDelayMs(3, 600, () => 0)).toBe(60_000);
+		expect(retryDelayMs(3, 600, () => 1)).toBe(90_000);
+		// Executions told the same Retry-After come back spread out, not in lockstep.
+		const delays = new Set(Array.from({ length: 50 }, () => retryDelayMs(1, 1)));
+		expect(delays.size).toBeGreaterThan(10);
+		for (const delay of delays) expect(delay).toBeGreaterThanOrEqual(1000);
 	});
 	it('doubles per attempt between half and all of the step, up to 8 s', () => {
 		expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => retryDelayMs(attempt, undefined, () => 0))).toEqual([125, 250, 500, 1000, 2000, 4000, 4000]);
 		expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => retryDelayMs(attempt, undefined, () => 1))).toEqual([250, 500, 1000, 2000, 4000, 8000, 8000]);
-	});
-});
-
-describe('cancellation', () => {
-	it('abandons a retry wait when the execution is cancelled', async () => {
-		const controller = new AbortController();
-		const node: INode = { id: '1', name: 'Faseeh', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
-		let calls = 0;
-		const context = {
-			getNode: () => node,
-			getCredentials: async () => ({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9/api/v1' }),
-			getExecutionCancelSignal: () => controller.signal,
-			helpers: {
-				httpRequestWithAuthentication: async () => {
-					calls++;
-					return { statusCode: 429, headers: { 'retry-after': '30' }, body: { errorCode: 42901, errorMessage: 'Too many' } };
-				},
-			},
-		} as unknown as IExecuteFunctions;
-		const started = Date.now();
-		const pending = faseehJson.call(context, { method: 'GET', path: '/models' });
-		setTimeout(() => controller.abort(), 100);
-		await expect(pending).rejects.toThrow(NodeOperationError);
-		await expect(pending).rejects.toThrow('The execution was cancelled while waiting to retry a request to Faseeh');
-		expect(Date.now() - started).toBeLessThan(2000);
-		expect(calls).toBe(1);
 	});
 });

@@ -1,3 +1,6 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import type { INodeParameters } from 'n8n-workflow';
 import { NodeApiError } from 'n8n-workflow';
 
@@ -69,7 +72,7 @@ describe('concurrency', () => {
 		expect(parallel).toBeLessThan(serial / 2.5);
 	});
 
-	it('adapts to the plan: with a limit of 2 and concurrency 10 every item succeeds', async () => {
+	it('adapts to the plan when the credential does not say it: limit 2, concurrency 10, every item succeeds', async () => {
 		const sandbox = await sandboxWith({ latencyMs: 40, maxConcurrent: 2 });
 		const result = await runAgainst(sandbox, new FaseehVoiceClone(), cloneParameters({ concurrency: 10 }), cloneItems(30));
 		expect(result.error).toBeUndefined();
@@ -77,9 +80,19 @@ describe('concurrency', () => {
 		const clones = requestsTo(sandbox, 'POST', '/voices/clone');
 		expect(clones.filter((request) => request.status === 200)).toHaveLength(30);
 		const refused = clones.filter((request) => request.status === 429).length;
-		// The node backs off instead of hammering: refusals stay a small fraction of the work.
+		// The first wave learns "Maximum: 2" from Faseeh's message; after that nothing is refused.
 		expect(refused).toBeGreaterThan(0);
-		expect(refused).toBeLessThan(30);
+		expect(refused).toBeLessThanOrEqual(8);
+	});
+
+	it('with the plan on the credential, sends no more than it allows: no 429 at all', async () => {
+		const sandbox = await sandboxWith({ latencyMs: 40, maxConcurrent: 2 });
+		const result = await runAgainst(sandbox, new FaseehVoiceClone(), cloneParameters({ concurrency: 10 }), cloneItems(20), {
+			credential: { plan: 'basic' },
+		});
+		expect(result.error).toBeUndefined();
+		expect(sandbox.maxInFlight).toBe(2);
+		expect(requestsTo(sandbox, 'POST', '/voices/clone').map((request) => request.status)).toEqual(Array(20).fill(200));
 	});
 
 	it('refuses a concurrency outside 1..10 before sending', async () => {
@@ -119,10 +132,135 @@ describe('concurrency', () => {
 	});
 });
 
-describe('retries', () => {
-	it('retries a 429 with a fresh, complete upload and succeeds', async () => {
+describe('executions sharing one key', () => {
+	it('hold the plan together: 6 executions at once on a Basic plan, no 429, each voice created once', async () => {
+		const sandbox = await sandboxWith({ latencyMs: 150, maxConcurrent: 2 });
+		const started = Date.now();
+		const runs = await Promise.all(
+			Array.from({ length: 6 }, (_unused, execution) =>
+				runAgainst(sandbox, new FaseehVoiceClone(), { ...cloneParameters({ concurrency: 2 }), name: `={{ "Run ${execution} voice " + $json.index }}` }, cloneItems(2), {
+					credential: { plan: 'basic' },
+				}),
+			),
+		);
+		const elapsed = Date.now() - started;
+		for (const run of runs) expect(run.error).toBeUndefined();
+		const clones = requestsTo(sandbox, 'POST', '/voices/clone');
+		expect(clones.map((request) => request.status)).toEqual(Array(12).fill(200));
+		expect(new Set(clones.map((request) => request.fields?.name)).size).toBe(12);
+		expect(sandbox.maxInFlight).toBe(2);
+		// 12 requests of 150 ms, 2 at a time: 0.9 s of Faseeh's time; the per-execution gate alone
+		// would have let 12 in at once.
+		expect(elapsed).toBeGreaterThanOrEqual(900);
+	});
+
+	it('without the plan, learn it together: every execution succeeds, refusals stay few', async () => {
+		const sandbox = await sandboxWith({ latencyMs: 100, maxConcurrent: 2 });
+		const runs = await Promise.all(
+			Array.from({ length: 8 }, (_unused, execution) =>
+				runAgainst(sandbox, new FaseehVoiceClone(), { ...cloneParameters(), name: `={{ "Run ${execution}" }}` }, cloneItems(1)),
+			),
+		);
+		for (const run of runs) expect(run.error).toBeUndefined();
+		const clones = requestsTo(sandbox, 'POST', '/voices/clone');
+		expect(clones.filter((request) => request.status === 200)).toHaveLength(8);
+		expect(new Set(clones.filter((request) => request.status === 200).map((request) => request.fields?.name)).size).toBe(8);
+		// The first wave (8 at once) meets the limit; once "Maximum: 2" is learned no more are refused.
+		expect(clones.filter((request) => request.status === 429).length).toBeLessThanOrEqual(6);
+	});
+
+	it('one-step clone: a paid preview is never lost to a 429 on its clone (the clone waits for a slot)', async () => {
+		const sandbox = await sandboxWith({ latencyMs: 50 });
+		sandbox.inject({ route: 'POST /voices/clone', kind: 'status', status: 429, times: 2, headers: { 'Retry-After': '0' } });
+		const item: FixtureItem = { json: { index: 0 }, binary: { reference_audio_file: { data: ORIGINAL, fileName: 'o.wav', mimeType: 'audio/wav' } } };
+		const result = await runAgainst(
+			sandbox,
+			new FaseehVoiceClone(),
+			{ ...cloneParameters(), voiceSource: 'preview', text: 'هذه جملة المعاينة الطويلة بما يكفي', similarity: 0.7 },
+			[item],
+		);
+		expect(result.error).toBeUndefined();
+		expect(result.items[0].json.voice_id).toMatch(/^cl-/);
+		expect(requestsTo(sandbox, 'POST', '/voices/preview').map((request) => request.status)).toEqual([200]);
+		expect(requestsTo(sandbox, 'POST', '/voices/clone').map((request) => request.status)).toEqual([429, 429, 200]);
+	});
+});
+
+/** A loopback server that answers 429 to the first `refusals` requests and records when each arrived. */
+async function refusingServer(refusals: number, headers: Record<string, string> = {}) {
+	const arrivals: number[] = [];
+	const server = http.createServer((req, res) => {
+		arrivals.push(performance.now());
+		req.resume();
+		req.on('end', () => {
+			const refused = arrivals.length <= refusals;
+			const body = refused
+				? { errorCode: 42901, errorMessage: 'Concurrency limit exceeded. Current: 2, Maximum: 2' }
+				: { id: 'x', voice_id: 'cl-after-wait', name: 'Voice 0' };
+			res.writeHead(refused ? 429 : 200, { 'content-type': 'application/json', ...(refused ? headers : {}) });
+			res.end(JSON.stringify(body));
+		});
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	servers.push(server);
+	const { port } = server.address() as AddressInfo;
+	return { baseUrl: `http://127.0.0.1:${port}/api/v1`, arrivals, gaps: () => arrivals.slice(1).map((at, i) => at - arrivals[i]) };
+}
+const servers: http.Server[] = [];
+afterAll(async () => {
+	await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+describe('429 answers', () => {
+	it('are waited out with Retry-After and jitter until the clone succeeds', async () => {
 		const sandbox = await sandboxWith();
-		sandbox.inject({ route: 'POST /voices/clone', kind: 'status', status: 429, headers: { 'Retry-After': '0' } });
+		const server = await refusingServer(3, { 'Retry-After': '0' });
+		const result = await runAgainst(sandbox, new FaseehVoiceClone(), cloneParameters(), cloneItems(1), { baseUrl: server.baseUrl });
+		expect(result.error).toBeUndefined();
+		expect(result.items[0].json.voice_id).toBe('cl-after-wait');
+		expect(server.arrivals).toHaveLength(4);
+		// Retry-After: 0 still gets 0-250 ms of jitter: the waits differ (all equal = no jitter).
+		for (const gap of server.gaps()) expect(gap).toBeLessThan(600);
+		expect(new Set(server.gaps().map((gap) => Math.round(gap / 5))).size).toBeGreaterThan(1);
+	});
+
+	it('back off exponentially without Retry-After, and give up at the deadline with Faseeh’s message', async () => {
+		const sandbox = await sandboxWith();
+		const server = await refusingServer(1000);
+		const started = Date.now();
+		const result = await runAgainst(sandbox, new FaseehVoiceClone(), cloneParameters({ rateLimitWait: 2 }), cloneItems(1), {
+			baseUrl: server.baseUrl,
+		});
+		const elapsed = Date.now() - started;
+		const error = result.error as NodeApiError;
+		expect(error).toBeInstanceOf(NodeApiError);
+		expect(error.message).toBe('Concurrency limit exceeded. Current: 2, Maximum: 2');
+		expect(error.description).toMatch(/^Still refused after waiting 2 seconds for a free slot\./);
+		expect(elapsed).toBeGreaterThanOrEqual(2000);
+		expect(elapsed).toBeLessThan(4000);
+		// Waits n = 1, 2, 3 lie between half and all of 250 ms × 2^(n-1) (plus a little for the request):
+		// a fixed delay fails this, and so does a delay without the doubling.
+		const [first, second, third] = server.gaps();
+		expect(first).toBeGreaterThanOrEqual(120);
+		expect(first).toBeLessThan(250 + 150);
+		expect(second).toBeGreaterThanOrEqual(245);
+		expect(second).toBeLessThan(500 + 150);
+		expect(third).toBeGreaterThanOrEqual(495);
+		expect(third).toBeLessThan(1000 + 150);
+	});
+
+	it('honours Retry-After (never earlier than told)', async () => {
+		const sandbox = await sandboxWith();
+		sandbox.inject({ route: 'POST /text-to-speech/:model', kind: 'status', status: 429, headers: { 'Retry-After': '1' } });
+		const started = Date.now();
+		const result = await runAgainst(sandbox, new Faseeh(), speechParameters(), [{ json: { index: 0 } }]);
+		expect(result.error).toBeUndefined();
+		expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+		expect(requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-mini-v1-preview').map((request) => request.status)).toEqual([429, 200]);
+	});
+
+	it('are retried with a fresh, complete upload', async () => {
+		const sandbox = await sandboxWith();
 		for (const binaryMode of ['filesystem', 'default'] as const) {
 			sandbox.reset();
 			sandbox.inject({ route: 'POST /voices/clone', kind: 'status', status: 429, headers: { 'Retry-After': '0' } });
@@ -135,28 +273,9 @@ describe('retries', () => {
 			expect(part(refused, 'reference_audio_file').sha256).toBe(part(accepted, 'reference_audio_file').sha256);
 		}
 	});
+});
 
-	it('honours Retry-After', async () => {
-		const sandbox = await sandboxWith();
-		sandbox.inject({ route: 'POST /text-to-speech/:model', kind: 'status', status: 429, headers: { 'Retry-After': '1' } });
-		const started = Date.now();
-		const result = await runAgainst(sandbox, new Faseeh(), speechParameters(), [{ json: { index: 0 } }]);
-		expect(result.error).toBeUndefined();
-		expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-		expect(requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-mini-v1-preview').map((request) => request.status)).toEqual([429, 200]);
-	});
-
-	it('backs off exponentially without Retry-After', async () => {
-		const sandbox = await sandboxWith();
-		sandbox.inject({ route: 'POST /text-to-speech/:model', kind: 'status', status: 429, times: 3 });
-		const started = Date.now();
-		const result = await runAgainst(sandbox, new Faseeh(), speechParameters(), [{ json: { index: 0 } }]);
-		expect(result.error).toBeUndefined();
-		// Waits of at least 125 + 250 + 500 ms (half of each step, the jitter's floor).
-		expect(Date.now() - started).toBeGreaterThanOrEqual(875);
-		expect(requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-mini-v1-preview')).toHaveLength(4);
-	});
-
+describe('retries', () => {
 	it.each([500, 502, 503])('never retries a clone after HTTP %i (it may have been created)', async (status) => {
 		const sandbox = await sandboxWith();
 		sandbox.inject({ route: 'POST /voices/clone', kind: 'status', status, times: 5 });

@@ -1,8 +1,10 @@
 import type { INodeParameters } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
+import { Faseeh } from '../../nodes/Faseeh/Faseeh.node';
 import { FaseehVoiceClone } from '../../nodes/FaseehVoiceClone/FaseehVoiceClone.node';
-import { MAX_RETRIES } from '../../nodes/shared/transport';
+import { getVoices, KNOWN_VOICES } from '../../nodes/shared/methods/loadOptions';
+import { INTERACTIVE_TIMEOUT_SECONDS } from '../../nodes/shared/transport';
 import { cleanupHarness, runLoadOptions } from '../harness/n8nHarness';
 import type { FixtureItem } from '../harness/n8nHarness';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
@@ -63,6 +65,8 @@ describe.each(['filesystem', 'default'] as const)('clone in %s binary mode', (bi
 		expect(request.status).toBe(200);
 		expect(request.headers['x-api-key']).toBe(TEST_API_KEY);
 		expect(partNames(request)).toEqual(['model', 'name', 'reference_audio_file', 'stability', 'text', 'voice_file']);
+		// Text fields before the files: some multipart parsers only see fields sent before files.
+		expect((request.parts ?? []).map((entry) => entry.name)).toEqual(['text', 'stability', 'name', 'model', 'voice_file', 'reference_audio_file']);
 
 		const voiceFile = part(request, 'voice_file');
 		expect(voiceFile).toMatchObject({ filename: 'preview.wav', contentType: 'audio/wav', sha256: sha256(PREVIEW) });
@@ -89,6 +93,16 @@ describe.each(['filesystem', 'default'] as const)('clone in %s binary mode', (bi
 		expect(result.items[0].json).toEqual(JSON.parse(JSON.stringify(created)));
 		expect(result.items[0].pairedItem).toEqual({ item: 0 });
 	});
+});
+
+it('works with a credential that chose Custom URL, and refuses plain http to another host before sending', async () => {
+	const custom = await clone({}, [cloneItem()], { baseUrl: 'custom', credential: { customBaseUrl: `${sandbox.baseUrl}/` } });
+	expect(custom.error).toBeUndefined();
+	expect(requestsTo(sandbox, 'POST', '/voices/clone')).toHaveLength(1);
+	const insecure = await clone({}, [cloneItem()], { baseUrl: 'custom', credential: { customBaseUrl: 'http://faseeh.example.com/api/v1' } });
+	expect(insecure.error).toBeInstanceOf(NodeOperationError);
+	expect(insecure.error?.message).toBe('The Base URL in the Faseeh API credential must use https: "http://faseeh.example.com/api/v1"');
+	expect(requestsTo(sandbox, 'POST', '/voices/clone')).toHaveLength(1);
 });
 
 it('sends byte-identical requests from id-backed and in-memory binaries', async () => {
@@ -271,10 +285,10 @@ describe('API failures carry Faseeh’s message, code and a hint', () => {
 	];
 
 	it.each(cases)('HTTP %i', async (status, body, message, code, hint) => {
-		// A 429 is retried (MAX_RETRIES times); Retry-After: 0 lets the test exhaust them quickly.
-		const times = status === 429 ? MAX_RETRIES + 1 : 1;
+		// A 429 is waited out until Options → Max Wait on Concurrency Limit: 0 gives up at the first.
+		const times = 1;
 		sandbox.inject({ route: 'POST /voices/clone', kind: 'status', status, body, times, headers: { 'Retry-After': '0' } });
-		const result = await clone({}, [cloneItem()]);
+		const result = await clone({ options: { rateLimitWait: 0 } }, [cloneItem()]);
 		const error = result.error as NodeApiError;
 		expect(error).toBeInstanceOf(NodeApiError);
 		expect(error.message).toBe(message);
@@ -364,14 +378,75 @@ describe('model list', () => {
 		expect(requestsTo(sandbox, 'GET', '/models')).toHaveLength(1);
 	});
 
-	it('falls back to the two known models when listing fails', async () => {
-		const options = await runLoadOptions({
+	const loadModels = async (credential: Record<string, string>) =>
+		await runLoadOptions({
 			nodeType: new FaseehVoiceClone(),
 			method: 'getModels',
-			credentials: { faseehApi: { apiKey: 'wrong', baseUrl: sandbox.baseUrl } },
+			credentials: { faseehApi: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl, ...credential } },
 			credentialTypes: [new FaseehApi()],
 		});
+
+	it('shows a wrong key as the 401 it is, not as the built-in list', async () => {
+		const error = await loadModels({ apiKey: 'wrong' }).catch((caught: unknown) => caught);
+		expect(error).toBeInstanceOf(NodeApiError);
+		expect((error as NodeApiError).message).toBe('Invalid or missing API key');
+		expect((error as NodeApiError).httpCode).toBe('401');
+		expect(requestsTo(sandbox, 'GET', '/models').map((request) => request.status)).toEqual([401]);
+	});
+
+	it('shows a 403 and a 429 at once: no retries while a person waits', async () => {
+		sandbox.inject({ route: 'GET /models', kind: 'status', status: 429, headers: { 'Retry-After': '30' } });
+		const started = Date.now();
+		const error = (await loadModels({}).catch((caught: unknown) => caught)) as NodeApiError;
+		expect(error.httpCode).toBe('429');
+		expect(Date.now() - started).toBeLessThan(2000);
+		sandbox.inject({ route: 'GET /models', kind: 'status', status: 403, body: { errorCode: 40301, errorMessage: 'Forbidden' } });
+		await expect(loadModels({})).rejects.toThrow('Forbidden');
+		expect(requestsTo(sandbox, 'GET', '/models')).toHaveLength(2);
+	});
+
+	it('falls back to the two known models only when the list cannot be had: no host, or no route (404)', async () => {
+		const known = ['faseeh-v1-preview', 'faseeh-mini-v1-preview'];
+		const unreachable = await loadModels({ baseUrl: 'http://127.0.0.1:9/api/v1' });
+		expect(unreachable.map((option) => option.value)).toEqual(known);
+		sandbox.inject({ route: 'GET /models', kind: 'status', status: 404, body: { errorCode: 40401, errorMessage: 'Not found' } });
+		const missing = await loadModels({});
+		expect(missing.map((option) => option.value)).toEqual(known);
+		expect(requestsTo(sandbox, 'GET', '/models').map((request) => request.status)).toEqual([404]);
+	});
+
+	it('gives up on a host that does not answer after a short timeout, and falls back', async () => {
+		sandbox.inject({ route: 'GET /models', kind: 'hang' });
+		const started = Date.now();
+		const options = await loadModels({});
+		const elapsed = Date.now() - started;
 		expect(options.map((option) => option.value)).toEqual(['faseeh-v1-preview', 'faseeh-mini-v1-preview']);
-		expect(requestsTo(sandbox, 'GET', '/models')[0].status).toBe(401);
+		expect(elapsed).toBeGreaterThanOrEqual(INTERACTIVE_TIMEOUT_SECONDS * 1000 - 100);
+		expect(elapsed).toBeLessThan(INTERACTIVE_TIMEOUT_SECONDS * 1000 + 3000);
+	});
+});
+
+describe('voice picker', () => {
+	const loadVoices = async () =>
+		await runLoadOptions({
+			nodeType: Object.assign(new Faseeh(), { methods: { loadOptions: { getVoices } } }),
+			method: 'getVoices',
+			credentials: { faseehApi: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
+			credentialTypes: [new FaseehApi()],
+		});
+
+	it('lists GET /voices, and on a host without the route (404) offers the documented stock voices', async () => {
+		const listed = await loadVoices();
+		expect(listed.length).toBeGreaterThan(0);
+		expect(listed.map((option) => option.value)).toContain('ar-najdi-male-2');
+		sandbox.inject({ route: 'GET /voices', kind: 'status', status: 404, body: { errorCode: 40401, errorMessage: 'Not found' } });
+		const fallback = await loadVoices();
+		expect(fallback).toEqual(KNOWN_VOICES);
+		expect(requestsTo(sandbox, 'GET', '/voices').map((request) => request.status)).toEqual([200, 404]);
+	});
+
+	it('shows a wrong key as an error', async () => {
+		sandbox.inject({ route: 'GET /voices', kind: 'status', status: 401, body: { errorCode: 40101, errorMessage: 'Invalid or missing API key' } });
+		await expect(loadVoices()).rejects.toThrow('Invalid or missing API key');
 	});
 });

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
-import { concurrencyOption, retryOnServerErrorOption } from '../../shared/descriptions';
+import { concurrencyOption, rateLimitWaitOption, retryOnServerErrorOption } from '../../shared/descriptions';
 
 export const limitProperties: INodeProperties[] = [
 	{
@@ -34,7 +34,7 @@ export const listOptions: INodeProperties = {
 	type: 'collection',
 	placeholder: 'Add Option',
 	default: {},
-	options: [concurrencyOption, retryOnServerErrorOption],
+	options: [concurrencyOption, rateLimitWaitOption, retryOnServerErrorOption],
 };
 
 export function retryServerErrors(context: IExecuteFunctions, itemIndex: number): boolean {

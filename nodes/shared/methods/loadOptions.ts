@@ -1,6 +1,7 @@
 import type { ILoadOptionsFunctions, INodePropertyOptions } from 'n8n-workflow';
 
-import { API_PATHS, faseehJson } from '../transport';
+import { API_PATHS, faseehJson, isFaseehStatus } from '../transport';
+import { isNoAnswer } from '../transport/errors';
 
 /** Offered when the model list cannot be loaded (no credential yet, offline host). */
 export const KNOWN_MODELS: INodePropertyOptions[] = [
@@ -23,13 +24,14 @@ interface FaseehVoice {
 	type?: unknown;
 }
 
+/**
+ * Model dropdown. Falls back to KNOWN_MODELS only when the list cannot be had (no answer, or a host
+ * without the route); a wrong key (401), a region mismatch or any other answer shows as an error,
+ * so a bad credential does not look fine.
+ */
 export async function getModels(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-	let models: unknown;
-	try {
-		models = await faseehJson.call(this, { method: 'GET', path: API_PATHS.models, timeoutSeconds: 20 });
-	} catch {
-		return KNOWN_MODELS;
-	}
+	const models = await listOrFallback(this, API_PATHS.models);
+	if (models === undefined) return KNOWN_MODELS;
 	const options = listOf<FaseehModel>(models)
 		.filter((model) => typeof model.model_id === 'string' && model.model_id !== '')
 		.map((model) => ({
@@ -45,12 +47,36 @@ export async function getModels(this: ILoadOptionsFunctions): Promise<INodePrope
 	return options.length ? options : KNOWN_MODELS;
 }
 
+/** Voice picker entries; KNOWN_VOICES when the host has no voice list or cannot be reached. */
 export async function getVoices(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
-	const voices = await faseehJson.call(this, { method: 'GET', path: API_PATHS.voices, timeoutSeconds: 20 });
+	const voices = await listOrFallback(this, API_PATHS.voices);
+	if (voices === undefined) return KNOWN_VOICES;
 	return listOf<FaseehVoice>(voices)
 		.filter((voice) => typeof voice.voice_id === 'string' && voice.voice_id !== '')
 		.map((voice) => ({ name: voiceLabel(voice), value: String(voice.voice_id) }))
 		.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Stock voices named in Faseeh's docs and clients (../shared/faseeh-api.md 4.1), for hosts without GET /voices. */
+export const KNOWN_VOICES: INodePropertyOptions[] = [
+	{ name: 'Fahad, Najdi Male (Built-In List)', value: 'ar-najdi-male-2' },
+	{ name: 'Hijazi Female (Built-In List)', value: 'ar-hijazi-female-2' },
+	{ name: 'Lama, Hijazi Female (Built-In List)', value: 'ar-hijazi-female-1' },
+	{ name: 'Emirati Male (Built-In List)', value: 'ar-uae-male-1' },
+];
+
+/**
+ * GET a list for a dropdown: at once (no queue), no retries, a short timeout. Undefined when the
+ * list cannot be had (no answer at all, or 404); any other failure is thrown as built.
+ */
+async function listOrFallback(context: ILoadOptionsFunctions, path: string): Promise<unknown> {
+	const result = await faseehJson.call(context, { method: 'GET', path, interactive: true }).then(
+		(list) => ({ list }),
+		(error: unknown) => ({ error }),
+	);
+	if (!('error' in result)) return result.list;
+	if (isFaseehStatus(result.error, 404) || isNoAnswer(result.error)) return undefined;
+	throw result.error;
 }
 
 function voiceLabel(voice: FaseehVoice): string {

@@ -1,16 +1,16 @@
-import FormData from 'form-data';
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, JsonObject } from 'n8n-workflow';
-import { NodeApiError } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import {
 	appendAudioPart,
 	audioInputFromBuffer,
 	DEFAULT_MAX_FILE_SIZE_MB,
 	haveSameContent,
+	multipartBody,
 	readAudioInput,
 } from '../binary';
 import type { AudioInput } from '../binary';
 import { API_PATHS, DEFAULT_TIMEOUT_SECONDS, faseehJson, plainDecimal } from '../transport';
+import { unexpectedAnswerError, VOICE_MAY_EXIST } from '../transport/errors';
 import { ParameterValidator } from '../validate';
 import { requestVoicePreview } from './voicePreview';
 
@@ -114,27 +114,27 @@ export async function sendCloneRequest(
 	reference: AudioInput,
 	timeoutSeconds?: number,
 ): Promise<IDataObject> {
-	const buildForm = async () => {
-		const form = new FormData();
-		await appendAudioPart.call(this, form, 'voice_file', voice);
-		await appendAudioPart.call(this, form, 'reference_audio_file', reference);
-		form.append('text', fields.text);
-		form.append('stability', plainDecimal(fields.stability));
-		form.append('name', fields.name);
-		form.append('model', fields.model);
-		const optional: Array<[string, string | undefined]> = [
-			['description', fields.description],
-			['gender', fields.gender],
-			['age', fields.age],
-			['languages', fields.languages],
-			['dialects', fields.dialects],
-			['avatar_url', fields.avatarUrl],
-		];
-		for (const [part, value] of optional) {
-			if (value !== undefined) form.append(part, value);
-		}
-		return form;
-	};
+	// Text fields first, then the files: some multipart parsers only see fields sent before files.
+	const buildForm = async () =>
+		await multipartBody(async (form) => {
+			form.append('text', fields.text);
+			form.append('stability', plainDecimal(fields.stability));
+			form.append('name', fields.name);
+			form.append('model', fields.model);
+			const optional: Array<[string, string | undefined]> = [
+				['description', fields.description],
+				['gender', fields.gender],
+				['age', fields.age],
+				['languages', fields.languages],
+				['dialects', fields.dialects],
+				['avatar_url', fields.avatarUrl],
+			];
+			for (const [part, value] of optional) {
+				if (value !== undefined) form.append(part, value);
+			}
+			await appendAudioPart.call(this, form, 'voice_file', voice, itemIndex);
+			await appendAudioPart.call(this, form, 'reference_audio_file', reference, itemIndex);
+		});
 
 	const voiceJson = await faseehJson.call(this, {
 		method: 'POST',
@@ -142,6 +142,7 @@ export async function sendCloneRequest(
 		body: buildForm,
 		timeoutSeconds,
 		itemIndex,
+		createsVoice: true,
 	});
 	if (
 		typeof voiceJson !== 'object' ||
@@ -149,12 +150,12 @@ export async function sendCloneRequest(
 		Array.isArray(voiceJson) ||
 		typeof (voiceJson as IDataObject).voice_id !== 'string'
 	) {
-		const message = 'Faseeh answered the clone request without a voice_id';
-		throw new NodeApiError(this.getNode(), { errorMessage: message } as JsonObject, {
-			message,
-			description: 'The answer did not contain the created voice. Check the voice list before retrying.',
-			itemIndex,
-		});
+		throw unexpectedAnswerError(
+			this.getNode(),
+			'Faseeh answered the clone request without a voice_id',
+			`The answer did not contain the created voice. ${VOICE_MAY_EXIST}`,
+			{ itemIndex },
+		);
 	}
 	return voiceJson as IDataObject;
 }

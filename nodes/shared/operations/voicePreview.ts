@@ -1,9 +1,8 @@
-import FormData from 'form-data';
 import type { IExecuteFunctions } from 'n8n-workflow';
 
 import { FASEEH_PCM_FORMAT, isRawPcmMimeType, wrapPcmAsWav } from '../audio';
 import type { AudioInput } from '../binary';
-import { appendAudioPart } from '../binary';
+import { appendAudioPart, multipartBody } from '../binary';
 import { API_PATHS, faseehAudio, plainDecimal } from '../transport';
 
 export interface PreviewRequest {
@@ -32,15 +31,14 @@ export async function requestVoicePreview(
 	itemIndex: number,
 	request: PreviewRequest,
 ): Promise<PreviewAudio> {
-	const buildForm = async () => {
-		const form = new FormData();
-		form.append('text', request.text);
-		form.append('similarity', plainDecimal(request.similarity));
-		form.append('model_id', request.model);
-		if (request.speed !== undefined) form.append('speed', plainDecimal(request.speed));
-		await appendAudioPart.call(this, form, 'file', request.recording);
-		return form;
-	};
+	const buildForm = async () =>
+		await multipartBody(async (form) => {
+			form.append('text', request.text);
+			form.append('similarity', plainDecimal(request.similarity));
+			form.append('model_id', request.model);
+			if (request.speed !== undefined) form.append('speed', plainDecimal(request.speed));
+			await appendAudioPart.call(this, form, 'file', request.recording, itemIndex);
+		});
 
 	const { audio, contentType } = await faseehAudio.call(this, {
 		method: 'POST',

@@ -3,6 +3,7 @@ import { updateDisplayOptions } from 'n8n-workflow';
 
 import {
 	concurrencyOption,
+	rateLimitWaitOption,
 	modelProperty,
 	retryOnServerErrorOption,
 	speedOption,
@@ -88,6 +89,7 @@ const properties: INodeProperties[] = [
 				placeholder: 'e.g. greeting.wav',
 				description: 'Name of the output file. Defaults to faseeh-speech-VOICE.wav.',
 			},
+			rateLimitWaitOption,
 			retryOnServerErrorOption,
 			{
 				displayName: 'Sample Rate',

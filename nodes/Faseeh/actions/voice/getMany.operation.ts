@@ -1,8 +1,9 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
-import { NodeApiError, updateDisplayOptions } from 'n8n-workflow';
+import { updateDisplayOptions } from 'n8n-workflow';
 
 import { listOf } from '../../../shared/methods/loadOptions';
-import { API_PATHS, faseehJson } from '../../../shared/transport';
+import { API_PATHS, faseehJson, isFaseehStatus } from '../../../shared/transport';
+import { voiceListMissingError } from '../../../shared/transport/errors';
 import { applyLimit, limitProperties, listOptions, retryServerErrors } from '../common';
 
 export const description = updateDisplayOptions(
@@ -11,25 +12,14 @@ export const description = updateDisplayOptions(
 );
 
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
-	let voices: unknown;
-	try {
-		voices = await faseehJson.call(this, {
-			method: 'GET',
-			path: API_PATHS.voices,
-			itemIndex,
-			retryServerErrors: retryServerErrors(this, itemIndex),
-		});
-	} catch (error) {
-		if (error instanceof NodeApiError && error.httpCode === '404') {
-			throw new NodeApiError(this.getNode(), { errorMessage: error.message, httpCode: '404' }, {
-				message: 'This Faseeh host does not offer the voice list (GET /voices answered 404)',
-				description:
-					'The voice list is documented for the Munsit host and may be missing on others. Type voice IDs directly in Speech → Generate, or switch the Base URL in the credential.',
-				httpCode: '404',
-				itemIndex,
-			});
-		}
-		throw new NodeApiError(this.getNode(), error);
+	const result = await faseehJson
+		.call(this, { method: 'GET', path: API_PATHS.voices, itemIndex, retryServerErrors: retryServerErrors(this, itemIndex) })
+		.then((voices) => ({ voices }), (error: unknown) => ({ error }));
+	// Only the 404 gets its own words; every other error goes on as the transport built it.
+	if ('error' in result) {
+		if (isFaseehStatus(result.error, 404)) throw voiceListMissingError(this.getNode(), result.error, itemIndex);
+		throw result.error;
 	}
+	const { voices } = result;
 	return applyLimit(this, itemIndex, listOf<IDataObject>(voices)).map((voice) => ({ json: voice }));
 }

@@ -4,6 +4,7 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import { readAudioInput } from '../../../shared/binary';
 import {
 	concurrencyOption,
+	rateLimitWaitOption,
 	maxFileSizeOption,
 	modelProperty,
 	retryOnServerErrorOption,
@@ -50,6 +51,7 @@ const properties: INodeProperties[] = [
 		options: [
 			concurrencyOption,
 			maxFileSizeOption,
+			rateLimitWaitOption,
 			retryOnServerErrorOption,
 			speedOption,
 			timeoutOption,

@@ -25,7 +25,7 @@ import type {
 	JsonObject,
 } from 'n8n-workflow';
 
-import { binaryFilePath, cleanupHarness, runLoadOptions, runNode } from './harness/n8nHarness';
+import { binaryFilePath, cleanupHarness, runLoadOptions, runNode } from './n8nHarness';
 
 // ---------------------------------------------------------------------------------------------
 // Local HTTP server that records what it receives

@@ -1,0 +1,228 @@
+import type { INode, JsonObject } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+
+/**
+ * Every error the nodes raise about a Faseeh request is built here, by `faseehError`: the message
+ * and code Faseeh sent (n8n's generic NodeApiError would hide them), a description with what to do,
+ * the HTTP status and the item. Nothing from the request (headers, key, body) is ever copied in.
+ */
+export interface FaseehErrorSpec {
+	message: string;
+	description: string;
+	/** HTTP status of Faseeh's answer, when there was one. */
+	httpCode?: number;
+	/** Faseeh's own error code (e.g. 42901), from the answer's body. */
+	faseehCode?: string | number;
+	/** A low-level code (ECONNRESET, ERR_CANCELED …) when there was no answer. */
+	networkCode?: string;
+	itemIndex?: number;
+	retryAfterSeconds?: number;
+}
+
+export function faseehError(node: INode, spec: FaseehErrorSpec): NodeApiError {
+	const httpCode = spec.httpCode === undefined ? undefined : String(spec.httpCode);
+	// Only Faseeh's code goes into the error body: NodeApiError swaps the message for its generic
+	// text when the body holds a low-level code such as ECONNABORTED.
+	const body: JsonObject = { errorMessage: spec.message };
+	if (spec.faseehCode !== undefined) body.errorCode = spec.faseehCode;
+	if (httpCode !== undefined) body.httpCode = httpCode;
+	const error = new NodeApiError(node, body, {
+		message: spec.message,
+		description: spec.description,
+		httpCode,
+		itemIndex: spec.itemIndex,
+	});
+	error.context.errorCode = spec.faseehCode ?? spec.networkCode ?? null;
+	if (httpCode !== undefined) error.context.httpCode = httpCode;
+	if (spec.retryAfterSeconds !== undefined) error.context.retryAfterSeconds = spec.retryAfterSeconds;
+	return error;
+}
+
+const STATUS_HINTS: Record<number, string> = {
+	400: 'Faseeh rejected the request as invalid. Check the parameter the message names.',
+	401: 'Check the API key in the Faseeh API credential. Keys are region-specific: a UAE key works only with the UAE base URL.',
+	402: 'The Faseeh wallet balance is too low for this request. Top it up in the Faseeh dashboard.',
+	403: 'This model is not enabled for your Faseeh account. Choose another model or ask Faseeh to enable it.',
+	404: 'Faseeh could not find the resource. Check the model ID, the voice ID and the base URL in the credential.',
+	413: 'The upload is too large for Faseeh. Use a shorter or more compressed recording.',
+	429: 'Your Faseeh plan limits concurrent requests (Basic 2, Starter 5, Growth 10). Set the plan in the Faseeh API credential, lower the node’s Concurrency, or raise Options → Max Wait on Concurrency Limit.',
+};
+const SERVER_ERROR_HINT = 'Faseeh had a server error. Try again later.';
+/** Said after anything that leaves open whether a clone request created its voice. */
+export const VOICE_MAY_EXIST = 'The voice may have been created: check Faseeh → Voice → Get Many before retrying the clone.';
+
+/** Faseeh sends `{errorCode, errorMessage}`; some deployments send `{code, message}`. Accept both. */
+export function parseFaseehError(body: unknown): { code?: string | number; message?: string } {
+	let value = body;
+	if (Buffer.isBuffer(value)) value = value.toString('utf8');
+	if (value instanceof ArrayBuffer) value = Buffer.from(value).toString('utf8');
+	if (typeof value === 'string') {
+		try {
+			value = JSON.parse(value);
+		} catch {
+			return {};
+		}
+	}
+	if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+	const record = value as Record<string, unknown>;
+	const message = [record.errorMessage, record.message].find(
+		(candidate): candidate is string => typeof candidate === 'string' && candidate.trim() !== '',
+	);
+	const code = [record.errorCode, record.code].find(
+		(candidate): candidate is string | number =>
+			(typeof candidate === 'string' && candidate !== '') || typeof candidate === 'number',
+	);
+	return { code, message };
+}
+
+/** A 4xx/5xx answer: Faseeh's own message and code, with a hint for the status. */
+export function answerError(
+	node: INode,
+	answer: { statusCode: number; body: unknown; retryAfterSeconds?: number },
+	context: { itemIndex?: number; createsVoice?: boolean; rateLimitWaitedSeconds?: number },
+): NodeApiError {
+	const status = answer.statusCode;
+	const { code, message } = parseFaseehError(answer.body);
+	let hint = STATUS_HINTS[status] ?? (status >= 500 ? SERVER_ERROR_HINT : 'Faseeh could not process the request.');
+	if (status >= 500 && context.createsVoice) hint = `${hint} ${VOICE_MAY_EXIST}`;
+	if (status === 429 && context.rateLimitWaitedSeconds !== undefined) {
+		hint = `Still refused after waiting ${Math.round(context.rateLimitWaitedSeconds)} seconds for a free slot. ${hint}`;
+	}
+	const codeText = code !== undefined ? `, Faseeh error code ${code}` : '';
+	return faseehError(node, {
+		message: message ?? `Faseeh answered HTTP ${status} without an error message`,
+		description: `${hint} (HTTP ${status}${codeText})`,
+		httpCode: status,
+		faseehCode: code,
+		itemIndex: context.itemIndex,
+		retryAfterSeconds: answer.retryAfterSeconds,
+	});
+}
+
+export function redirectError(node: INode, statusCode: number, location: string | undefined, itemIndex?: number): NodeApiError {
+	let target = location ?? '';
+	try {
+		target = new URL(target).host || target;
+	} catch {
+		// A relative location: show it as sent.
+	}
+	return faseehError(node, {
+		message: `Faseeh answered with a redirect (HTTP ${statusCode}) to ${target || 'an unknown location'}; it was not followed`,
+		description:
+			'Redirects are not followed, so the API key and the upload are never sent to another host. Check the Base URL in the Faseeh API credential.',
+		httpCode: statusCode,
+		itemIndex,
+	});
+}
+
+/** A 2xx answer that is not what the operation expects (not JSON, not audio, no voice_id). */
+export function unexpectedAnswerError(
+	node: INode,
+	message: string,
+	description: string,
+	context: { statusCode?: number; itemIndex?: number },
+): NodeApiError {
+	return faseehError(node, { message, description, httpCode: context.statusCode, itemIndex: context.itemIndex });
+}
+
+/**
+ * A failure without a complete answer: refused, reset, timed out, cut off, cancelled. Built from
+ * the low-level code and text only: the original error carries the request config, key included.
+ */
+export function networkError(
+	node: INode,
+	cause: { code?: string; message?: string },
+	context: { timeoutSeconds: number; target: string; itemIndex?: number; createsVoice?: boolean },
+): NodeApiError {
+	const code = cause.code ?? '';
+	const text = cause.message ?? '';
+	const mayExist = context.createsVoice ? ` ${VOICE_MAY_EXIST}` : '';
+	let message: string;
+	let description: string;
+	if (isTimeout(code, text)) {
+		message = `Faseeh did not answer within ${context.timeoutSeconds} seconds (timeout)`;
+		description = `Raise the Timeout option if long uploads or texts need more time.${mayExist}`;
+	} else if (code === 'ERR_CANCELED') {
+		message = 'The request to Faseeh was cancelled because the execution was stopped';
+		description = `The execution was cancelled while the request was in flight.${mayExist}`;
+	} else if (isCutOff(code, text)) {
+		message = 'Faseeh’s answer was cut off: the connection closed before the whole answer arrived';
+		description = `The network or the server dropped the connection mid-answer. Try again.${mayExist}`;
+	} else if (code === 'ECONNREFUSED') {
+		message = `Could not connect to Faseeh at ${context.target}: the connection was refused`;
+		description = 'Check the Base URL in the Faseeh API credential and that the host is reachable.';
+	} else if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+		message = 'The connection to Faseeh was closed before an answer arrived';
+		description = `The network or the server dropped the connection. Try again.${mayExist}`;
+	} else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+		message = `Could not resolve the Faseeh host name (${context.target})`;
+		description = 'Check the Base URL in the Faseeh API credential.';
+	} else {
+		message = `The request to Faseeh at ${context.target} failed${code ? ` (${code})` : ''}`;
+		description = `Check the Base URL in the Faseeh API credential and your network.${mayExist}`;
+	}
+	const error = faseehError(node, { message, description, networkCode: code || undefined, itemIndex: context.itemIndex });
+	error.context.noAnswer = true;
+	return error;
+}
+
+/** True for an error built by networkError: no (complete) answer came from Faseeh. */
+export function isNoAnswer(error: unknown): boolean {
+	return error instanceof NodeApiError && error.context.noAnswer === true;
+}
+
+function isTimeout(code: string, text: string): boolean {
+	return code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout|timed out/i.test(text);
+}
+
+/** Axios ends a response whose body stops early with ERR_BAD_RESPONSE "stream has been aborted". */
+function isCutOff(code: string, text: string): boolean {
+	return (code === 'ERR_BAD_RESPONSE' && /abort|terminated|premature|closed/i.test(text)) || /^aborted$|stream has been aborted/i.test(text);
+}
+
+/**
+ * The low-level code and text of a failure, looked for along n8n's and axios's wrappers (cause,
+ * context, error body), which differ between n8n 1.x and 2.x.
+ */
+export function findCause(error: unknown): { code?: string; message?: string } {
+	const seen = new Set<unknown>();
+	const queue: unknown[] = [error];
+	let firstMessage: string | undefined;
+	while (queue.length > 0 && seen.size < 12) {
+		const current = queue.shift();
+		if (!current || typeof current !== 'object' || seen.has(current)) continue;
+		seen.add(current);
+		const record = current as Record<string, unknown>;
+		const message = typeof record.message === 'string' ? record.message : undefined;
+		firstMessage ??= message;
+		if (typeof record.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(record.code)) {
+			return { code: record.code, message: message ?? firstMessage };
+		}
+		const context = record.context as Record<string, unknown> | undefined;
+		for (const next of [record.cause, context?.cause, record.error, record.errorResponse, record.reason]) {
+			if (next && typeof next === 'object') queue.push(next);
+		}
+	}
+	return { message: firstMessage ?? (error instanceof Error ? error.message : undefined) };
+}
+
+/** GET /voices answered 404: the host has no voice list (documented for the Munsit host only). */
+export function voiceListMissingError(node: INode, error: NodeApiError, itemIndex?: number): NodeApiError {
+	return faseehError(node, {
+		message: 'This Faseeh host does not offer the voice list (GET /voices answered 404)',
+		description: `The voice list is documented for the Munsit host and may be missing on others. Type voice IDs directly in Speech → Generate, or switch the Base URL in the credential. Faseeh said: ${error.message}`,
+		httpCode: 404,
+		faseehCode: (error.context.errorCode as string | number | null | undefined) ?? undefined,
+		itemIndex,
+	});
+}
+
+/** A binary could not be read from n8n's store (not Faseeh's fault, not the Base URL's). */
+export function binaryReadError(node: INode, parameterLabel: string, field: string, cause: unknown, itemIndex: number): NodeOperationError {
+	const reason = cause instanceof Error ? cause.message : String(cause);
+	return new NodeOperationError(
+		node,
+		`Parameter "${parameterLabel}": could not read the binary field "${field}" from n8n's binary data store [item ${itemIndex}]`,
+		{ itemIndex, description: `Reading the file failed: ${reason}. Nothing was sent to Faseeh.` },
+	);
+}

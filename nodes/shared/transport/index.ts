@@ -1,0 +1,318 @@
+import type FormData from 'form-data';
+import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, ILoadOptionsFunctions } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+
+import { closePartStreams } from '../binary';
+import { GateClosedError, requestGateFor } from '../concurrency';
+import { credentialBaseUrl, credentialPlanLimit, DEFAULT_BASE_URL, insecureUrlReason } from './baseUrl';
+import { answerError, findCause, networkError, parseFaseehError, redirectError, unexpectedAnswerError } from './errors';
+import { accountLimiter, parseConcurrencyMaximum, takeTicket } from './limiter';
+import {
+	DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+	MAX_RETRIES,
+	parseRetryAfter,
+	retryDelayMs,
+	waitUnlessAborted,
+} from './retry';
+
+export { parseFaseehError } from './errors';
+export { DEFAULT_RATE_LIMIT_WAIT_SECONDS, MAX_RETRIES, parseRetryAfter } from './retry';
+
+export const CREDENTIAL_TYPE = 'faseehApi';
+
+/** API paths relative to the credential's base URL. The preview path is inferred, not documented. */
+export const API_PATHS = {
+	models: '/models',
+	voices: '/voices',
+	voicePreview: '/voices/preview',
+	voiceClone: '/voices/clone',
+	textToSpeech: (modelId: string) => `/text-to-speech/${encodeURIComponent(modelId)}`,
+} as const;
+
+export const DEFAULT_TIMEOUT_SECONDS = 120;
+/** Dropdowns and the voice picker: a person is waiting, so no queue, no retries, a short timeout. */
+export const INTERACTIVE_TIMEOUT_SECONDS = 10;
+
+type FaseehContext = IExecuteFunctions | ILoadOptionsFunctions;
+
+export interface FaseehRequest {
+	method: 'GET' | 'POST';
+	path: string;
+	/**
+	 * A JSON object, or a function that builds a fresh multipart body: a streamed body is consumed
+	 * by sending it, so every attempt needs its own (built only once a request slot is free).
+	 */
+	body?: IDataObject | (() => Promise<FormData>);
+	/** What a successful answer must be: parsed JSON, or audio bytes. */
+	expect: 'json' | 'audio';
+	timeoutSeconds?: number;
+	itemIndex?: number;
+	/**
+	 * Also retry 5xx answers and dropped connections. Never for a request that creates something
+	 * (a clone may have been created before the error), so it is off unless the user opts in.
+	 */
+	retryServerErrors?: boolean;
+	/** The request creates a voice: errors that leave its outcome open say so. */
+	createsVoice?: boolean;
+	/**
+	 * A dropdown or list search: sent at once (not queued behind running executions), never retried,
+	 * INTERACTIVE_TIMEOUT_SECONDS unless given.
+	 */
+	interactive?: boolean;
+}
+
+export interface FaseehAudioResponse {
+	audio: Buffer;
+	contentType: string;
+}
+
+interface FullResponse {
+	body: unknown;
+	headers: Record<string, string | string[] | undefined>;
+	statusCode: number;
+}
+
+/** Sends a request whose successful answer is JSON (a list, a voice). */
+export async function faseehJson(this: FaseehContext, request: Omit<FaseehRequest, 'expect'>): Promise<unknown> {
+	return await faseehRequest.call(this, { ...request, expect: 'json' });
+}
+
+/** Sends a request whose successful answer is audio bytes (preview, speech). */
+export async function faseehAudio(
+	this: FaseehContext,
+	request: Omit<FaseehRequest, 'expect'>,
+): Promise<FaseehAudioResponse> {
+	return (await faseehRequest.call(this, { ...request, expect: 'audio' })) as FaseehAudioResponse;
+}
+
+/**
+ * The one door to the network. Sends a request to Faseeh with the credential's key:
+ * - it waits for a slot of the execution (Options → Concurrency, input order; see RequestGate) and
+ *   of the account, shared by every execution of this process (see AccountLimiter);
+ * - a 429 (refused, not processed) is waited out with jittered backoff until Options → Max Wait on
+ *   Concurrency Limit, keeping its place in the account's queue; 5xx answers and dropped
+ *   connections only when the request allows it, never after a clone was sent;
+ * - every failure becomes an error from ./errors with Faseeh's own message and code.
+ * Status errors are never thrown by the HTTP layer (so n8n does not resend a consumed upload on
+ * 401) and redirects are not followed (following them buffers the body and could carry the key to
+ * another host).
+ */
+async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promise<unknown> {
+	const node = this.getNode();
+	const { itemIndex } = request;
+	const account = await readAccount.call(this, itemIndex);
+	const interactive = request.interactive === true;
+	const timeoutSeconds = request.timeoutSeconds ?? (interactive ? INTERACTIVE_TIMEOUT_SECONDS : DEFAULT_TIMEOUT_SECONDS);
+	const limiter = interactive ? undefined : accountLimiter(account.baseURL, account.apiKey, account.planLimit);
+	const gate = interactive ? undefined : requestGateFor(this);
+	const cancelSignal = 'getExecutionCancelSignal' in this ? this.getExecutionCancelSignal?.() : undefined;
+	const waitLimitMs = rateLimitWaitSeconds(this, itemIndex) * 1000;
+	const target = describeTarget(account.baseURL);
+	const errorContext = { itemIndex, createsVoice: request.createsVoice, timeoutSeconds, target };
+	let ticket: number | undefined;
+	let firstRefusedAt: number | undefined;
+	let rateLimitAttempts = 0;
+	let serverRetries = 0;
+
+	for (;;) {
+		const slot = gate ? await gate.acquire(itemIndex) : undefined;
+		ticket ??= slot?.ticket ?? takeTicket();
+		// The limiter only refuses when a signal aborted: the execution was cancelled or its batch stopped.
+		const permit = limiter ? await limiter.acquire(ticket, [cancelSignal, gate?.closedSignal]).catch(() => null) : undefined;
+		if (permit === null) {
+			slot?.release();
+			if (gate?.isClosed && !cancelSignal?.aborted) throw new GateClosedError();
+			throw cancelledWhileWaiting(this, itemIndex);
+		}
+
+		let response: FullResponse | undefined;
+		let failure: unknown;
+		let body: IDataObject | FormData | undefined;
+		try {
+			body = typeof request.body === 'function' ? await request.body() : request.body;
+			response = await sendOnce.call(this, request, account.baseURL, timeoutSeconds, body);
+		} catch (error) {
+			failure = error;
+		} finally {
+			closePartStreams(body);
+		}
+
+		if (response?.statusCode === 429) {
+			const { message } = parseFaseehError(response.body);
+			permit?.rateLimited(parseConcurrencyMaximum(message));
+			slot?.release();
+			const now = Date.now();
+			firstRefusedAt ??= now;
+			const retryAfter = parseRetryAfter(headerValue(response, 'retry-after'));
+			const remainingMs = firstRefusedAt + waitLimitMs - now;
+			if (interactive || remainingMs <= 0) {
+				throw answerError(node, { ...response, retryAfterSeconds: retryAfter }, {
+					...errorContext,
+					rateLimitWaitedSeconds: interactive ? undefined : (now - firstRefusedAt) / 1000,
+				});
+			}
+			rateLimitAttempts++;
+			await waitOrCancel(this, Math.min(remainingMs, retryDelayMs(rateLimitAttempts, retryAfter)), cancelSignal, itemIndex);
+			continue;
+		}
+		if (response) permit?.succeeded();
+		else permit?.release();
+
+		// A missing credential or an unreadable binary is reported as is.
+		if (!response && failure instanceof NodeOperationError) {
+			slot?.release();
+			throw failure;
+		}
+		const networkFailure = response ? undefined : networkError(node, findCause(failure), errorContext);
+		const retryable =
+			!interactive &&
+			request.retryServerErrors === true &&
+			serverRetries < MAX_RETRIES &&
+			((response !== undefined && response.statusCode >= 500) ||
+				['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(String(networkFailure?.context.errorCode)));
+		if (retryable) {
+			slot?.release();
+			serverRetries++;
+			await waitOrCancel(this, retryDelayMs(serverRetries), cancelSignal, itemIndex);
+			continue;
+		}
+		slot?.keepUntilItemFinished();
+
+		if (networkFailure) throw networkFailure;
+		const answer = response as FullResponse;
+		if (answer.statusCode >= 300 && answer.statusCode < 400) {
+			throw redirectError(node, answer.statusCode, headerValue(answer, 'location'), itemIndex);
+		}
+		if (answer.statusCode >= 400 || answer.statusCode < 200) {
+			throw answerError(node, { ...answer, retryAfterSeconds: parseRetryAfter(headerValue(answer, 'retry-after')) }, errorContext);
+		}
+		return request.expect === 'audio' ? audioBody(this, answer, itemIndex) : jsonBody(this, answer, itemIndex);
+	}
+}
+
+async function sendOnce(
+	this: FaseehContext,
+	request: FaseehRequest,
+	baseURL: string,
+	timeoutSeconds: number,
+	body: IDataObject | FormData | undefined,
+): Promise<FullResponse> {
+	const options: IHttpRequestOptions = {
+		method: request.method,
+		baseURL,
+		url: request.path,
+		json: request.expect === 'json',
+		encoding: request.expect === 'audio' ? 'arraybuffer' : undefined,
+		timeout: timeoutSeconds * 1000,
+		disableFollowRedirect: true,
+		ignoreHttpStatusErrors: true,
+		returnFullResponse: true,
+	};
+	if (body !== undefined) options.body = body as IHttpRequestOptions['body'];
+	return (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, options)) as FullResponse;
+}
+
+async function waitOrCancel(context: FaseehContext, ms: number, signal: AbortSignal | undefined, itemIndex?: number) {
+	if (!(await waitUnlessAborted(ms, signal))) throw cancelledWhileWaiting(context, itemIndex);
+}
+
+function cancelledWhileWaiting(context: FaseehContext, itemIndex?: number): NodeOperationError {
+	return new NodeOperationError(context.getNode(), 'The execution was cancelled while waiting to send a request to Faseeh', {
+		itemIndex,
+		description: 'Nothing more was sent for this item.',
+	});
+}
+
+/** Options → Max Wait on Concurrency Limit (seconds), where the node has it. */
+function rateLimitWaitSeconds(context: FaseehContext, itemIndex: number | undefined): number {
+	if (!('getInputData' in context)) return DEFAULT_RATE_LIMIT_WAIT_SECONDS;
+	const options = context.getNodeParameter('options', itemIndex ?? 0, {}) as IDataObject;
+	const value = Number(options.rateLimitWait ?? DEFAULT_RATE_LIMIT_WAIT_SECONDS);
+	return Number.isFinite(value) && value >= 0 ? value : DEFAULT_RATE_LIMIT_WAIT_SECONDS;
+}
+
+interface Account {
+	baseURL: string;
+	apiKey: string;
+	planLimit: number | undefined;
+}
+
+/** The credential's base URL (https, or http to loopback only), key and plan. */
+async function readAccount(this: FaseehContext, itemIndex?: number): Promise<Account> {
+	const credentials = await this.getCredentials(CREDENTIAL_TYPE, itemIndex ?? 0);
+	const baseURL = credentialBaseUrl(credentials);
+	const reason = insecureUrlReason(baseURL);
+	if (reason) {
+		const insecure = reason.startsWith('must use https');
+		throw new NodeOperationError(this.getNode(), `The Base URL in the Faseeh API credential ${reason}`, {
+			itemIndex,
+			description: insecure
+				? 'The API key would travel unencrypted over plain http. Plain http is accepted only for loopback hosts (localhost, 127.0.0.1, ::1) used in local testing.'
+				: `Choose a host in the credential, or use a full URL such as ${DEFAULT_BASE_URL}.`,
+		});
+	}
+	return { baseURL, apiKey: String(credentials.apiKey ?? ''), planLimit: credentialPlanLimit(credentials) };
+}
+
+/** Reads the base URL from the credential and refuses plain http except on loopback hosts. */
+export async function getBaseUrl(this: FaseehContext, itemIndex?: number): Promise<string> {
+	return (await readAccount.call(this, itemIndex)).baseURL;
+}
+
+/** host:port of the base URL, for messages about where a connection was tried. */
+function describeTarget(baseURL: string): string {
+	const url = new URL(baseURL);
+	return `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+}
+
+/**
+ * A number as a plain decimal for a multipart text field ("0.0000001", never "1e-7"): a strict
+ * server reads the exponent form as not a number. The digits are JavaScript's shortest round-trip
+ * form, so parsing the text gives back exactly the same number.
+ */
+export function plainDecimal(value: number): string {
+	const text = String(value);
+	const match = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+	if (!match) return text;
+	const [, sign, lead, fraction = '', exponentText] = match;
+	const digits = lead + fraction;
+	const exponent = Number(exponentText);
+	if (exponent < 0) return `${sign}0.${'0'.repeat(-exponent - 1)}${digits}`;
+	// Only for huge values (1e21 and up), which have no fraction digits left.
+	return sign + digits + '0'.repeat(Math.max(0, exponent - fraction.length));
+}
+
+function headerValue(response: FullResponse, name: string): string | undefined {
+	const value = response.headers?.[name];
+	return Array.isArray(value) ? value[0] : value;
+}
+
+function jsonBody(context: FaseehContext, response: FullResponse, itemIndex?: number): unknown {
+	const { body } = response;
+	if (typeof body === 'object' && body !== null && !Buffer.isBuffer(body)) return body;
+	throw unexpectedAnswerError(
+		context.getNode(),
+		`Faseeh answered HTTP ${response.statusCode} with a body that is not JSON`,
+		`Content type: ${headerValue(response, 'content-type') ?? 'none'}. Check the Base URL in the Faseeh API credential.`,
+		{ statusCode: response.statusCode, itemIndex },
+	);
+}
+
+function audioBody(context: FaseehContext, response: FullResponse, itemIndex?: number): FaseehAudioResponse {
+	const contentType = headerValue(response, 'content-type') ?? '';
+	const audio = Buffer.isBuffer(response.body) ? response.body : Buffer.from(response.body as ArrayBuffer);
+	if (contentType.toLowerCase().startsWith('audio/') && audio.length > 0) return { audio, contentType };
+	const { message } = parseFaseehError(audio);
+	throw unexpectedAnswerError(
+		context.getNode(),
+		message ??
+			`Faseeh answered HTTP ${response.statusCode} without audio (content type: ${contentType || 'none'}, ${audio.length} bytes)`,
+		'Expected an audio answer from Faseeh.',
+		{ statusCode: response.statusCode, itemIndex },
+	);
+}
+
+/** True for errors built by this transport from a Faseeh answer with this HTTP status. */
+export function isFaseehStatus(error: unknown, status: number): error is NodeApiError {
+	return error instanceof NodeApiError && error.httpCode === String(status);
+}

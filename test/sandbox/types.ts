@@ -1,0 +1,123 @@
+/**
+ * The sandbox's public shapes: options, what it records, the faults it can inject, and the
+ * voice and model objects it serves (shared/faseeh-api.md sections 2-4).
+ */
+
+export interface FaseehSandboxOptions {
+	/** Default 'sandbox-key'. Every /api/v1 route except /samples requires x-api-key === apiKey. */
+	apiKey?: string;
+	/** Default '127.0.0.1'. */
+	host?: string;
+	/** Default 0 (ephemeral). */
+	port?: number;
+	/**
+	 * Each answer is sent this long after its request arrived (or once its body is read and
+	 * checked, if that takes longer): a server whose response time is latencyMs. The sandbox's own
+	 * parsing happens inside that time instead of adding to it.
+	 */
+	latencyMs?: number;
+	/** A request arriving while this many are being served gets 429 / 42901. */
+	maxConcurrent?: number;
+	/** If set, every 429 carries `Retry-After: <value>`. */
+	retryAfterSeconds?: number;
+	/** Default true; false => GET /voices answers 404 (a host without that route). */
+	voicesRoute?: boolean;
+	/** Default false; true => errorCode values are strings ("40001"), as some doc pages show. */
+	errorCodeAsString?: boolean;
+	/** Default true; false => recorded parts keep size/sha256 but an empty `data` (big uploads). */
+	keepPartData?: boolean;
+	/** Body limit, default 512 MiB; larger bodies are drained and answered 413 / 41301. */
+	maxBodyBytes?: number;
+	/** Keep only the last N recorded requests (default: all). For long-running use (CLI). */
+	maxRecorded?: number;
+	/** Called once per request when it is finished (answered, aborted or reset). */
+	onRequestDone?: (request: RecordedRequest) => void;
+}
+
+export interface RecordedPart {
+	name: string;
+	filename?: string;
+	contentType?: string;
+	size: number;
+	sha256: string;
+	/** The part's bytes; empty when keepPartData is false. */
+	data: Buffer;
+}
+
+export interface RecordedRequest {
+	method: string;
+	/** URL path as received (still percent-encoded), without the query string. */
+	path: string;
+	query: Record<string, string>;
+	/** Raw node headers (lowercase names). */
+	headers: Record<string, string | string[] | undefined>;
+	/** From the Content-Length header, if present. */
+	contentLength?: number;
+	/** Transfer-Encoding: chunked. */
+	chunked: boolean;
+	/** Bytes of body actually received. */
+	bodySize: number;
+	parts?: RecordedPart[];
+	/** Text parts (no filename) decoded as UTF-8; first occurrence wins when a name repeats. */
+	fields?: Record<string, string>;
+	/** Parsed body of application/json requests. */
+	json?: unknown;
+	/** Why a multipart or JSON body could not be parsed (the request still gets recorded). */
+	parseError?: string;
+	/** Status answered; set when the response finished. */
+	status?: number;
+	/** The connection closed before a response finished (client abort, or a reset/hang fault). */
+	aborted?: boolean;
+	/** Milliseconds from arrival until finished or closed. */
+	durationMs?: number;
+}
+
+type FaultBase = {
+	/** 'METHOD /path' after /api/v1, e.g. 'POST /voices/clone'; ':name' segments match any. Omitted = any. */
+	route?: string;
+	/** How many matching requests it applies to; default 1. */
+	times?: number;
+};
+
+export type Fault = FaultBase &
+	(
+		| {
+				kind: 'status';
+				status: number;
+				/** JSON-encoded if not a string/Buffer; default: the documented error body for the status. */
+				body?: unknown;
+				contentType?: string;
+				headers?: Record<string, string>;
+		  }
+		| { kind: 'hang' }
+		| { kind: 'reset'; afterBytes?: number }
+		| { kind: 'redirect'; location: string; status?: number }
+		| { kind: 'raw'; status: number; contentType: string; body: string | Buffer }
+	);
+
+export interface Voice {
+	id: string;
+	voice_id: string;
+	name: string;
+	description: string | null;
+	gender: string | null;
+	age: string | null;
+	languages: string[];
+	dialect: string[];
+	type: string | null;
+	sample_url: string;
+	avatar_url: string | null;
+	stability: number;
+}
+
+export interface Model {
+	id: string;
+	model_id: string;
+	model_name: string;
+	cost: number;
+	description: string | null;
+}
+
+export const API_PREFIX = '/api/v1';
+export const PCM_CONTENT_TYPE = 'audio/raw;codec=pcm16;rate=24000;channels=1';
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
