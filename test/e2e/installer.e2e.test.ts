@@ -20,8 +20,6 @@ import * as path from 'node:path';
 import {
 	communityNodesDir,
 	createUserFolder,
-	importCredentials,
-	importWorkflow,
 	removeUserFolder,
 	setupOwner,
 	startN8nServer,
@@ -31,7 +29,7 @@ import { ensureQueueTools, startN8nProcess, startPostgres, startRedis } from '..
 import type { N8nProcess, PostgresServer, RedisServer } from '../../scripts/lib/queue';
 import { createNpmWrapper, packPackage, startEgressGuard, startLocalRegistry } from '../../scripts/lib/registry';
 import type { EgressGuard, LocalRegistry, NpmWrapper } from '../../scripts/lib/registry';
-import { ensureRuntime, runtimePathEnv } from '../../scripts/lib/runtime';
+import { ensureRuntime, runtimePathEnv, runtimeSpec } from '../../scripts/lib/runtime';
 import type { Runtime } from '../../scripts/lib/runtime';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
 import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
@@ -42,7 +40,6 @@ const NODE_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehVoiceClon
 /** What the editor lists: both nodes and their AI Agent tool variants. */
 const EDITOR_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehTool', 'n8n-nodes-faseeh.faseehVoiceClone', 'n8n-nodes-faseeh.faseehVoiceCloneTool'];
 const RECORDING = wavRecording(1.5, 200);
-const CREDENTIAL_ID = 'faseehCredential1';
 const OWNER = { email: 'installer@example.com', password: 'Installer-test-1' };
 
 interface RuntimeCase {
@@ -50,8 +47,11 @@ interface RuntimeCase {
 	runtime: () => Promise<Runtime>;
 }
 
-/** Each n8n the installer is tested on. */
-const RUNTIMES: RuntimeCase[] = [{ label: 'n8n 2.41.1 on Node 24', runtime: () => ensureRuntime() }];
+/** Each n8n the installer is tested on: the default 2.x and the newest 1.x. */
+const RUNTIMES: RuntimeCase[] = [undefined, '1.123.x'].map((line) => {
+	const spec = runtimeSpec(line);
+	return { label: `n8n ${spec.n8nVersion} on Node ${spec.nodeVersion}`, runtime: () => ensureRuntime({ version: line }) };
+});
 
 let registry: LocalRegistry;
 let sandbox: FaseehSandbox;
@@ -91,17 +91,14 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 	let wrapper: NpmWrapper;
 	let server: N8nServer;
 	let session: Session;
+	let probeWorkflowId: string;
+	let workflowId: string;
 	const installedDir = () => path.join(communityNodesDir(userFolder), 'node_modules', PACKAGE);
 
 	beforeAll(async () => {
 		runtime = await getRuntime();
 		userFolder = await createUserFolder('faseeh-installer-');
 		fs.writeFileSync(path.join(userFolder, 'files', 'recording.wav'), RECORDING);
-		const credential = await importCredentials(runtime, userFolder, [
-			{ id: CREDENTIAL_ID, name: 'Faseeh API', type: 'faseehApi', data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
-		]);
-		const workflow = await importWorkflow(runtime, userFolder, cloneExample(path.join(userFolder, 'files')));
-		n8nOutput.push(credential.stdout, credential.stderr, workflow.stdout, workflow.stderr);
 		wrapper = await createNpmWrapper(registry.url);
 		server = await startN8nServer(runtime, userFolder, {
 			env: { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem', ...installerEnv(runtime, wrapper) },
@@ -110,6 +107,8 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 		const owner = await setupOwner(server.url, OWNER);
 		if (!owner.cookie) throw new Error('owner setup gave no session cookie');
 		session = { url: server.url, cookie: owner.cookie, browserId: owner.browserId };
+		// The example as a user would have it before installing: saved, without its credential.
+		probeWorkflowId = await createCloneWorkflow(session, path.join(userFolder, 'files'));
 	}, 15 * 60_000);
 
 	afterAll(async () => {
@@ -125,7 +124,7 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 		expect(await rest(session, 'GET', '/rest/community-packages')).toEqual([]);
 		expect(await faseehTypes(session)).toEqual([]);
 		expect(fs.existsSync(installedDir())).toBe(false);
-		const run = await runWorkflow(session, runtime, 'faseehCloneAndSpeak');
+		const run = await runWorkflow(session, runtime, probeWorkflowId);
 		expect(run.status).toBe('refused');
 		expect(run.error).toMatch(/Unrecognized node type: n8n-nodes-faseeh\./);
 		expect(sandbox.requests).toHaveLength(0);
@@ -151,6 +150,9 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 	});
 
 	it('runs examples/clone-and-speak.json with the installed copy, no restart', async () => {
+		// What a user does next: create the Faseeh API credential, then the workflow using it.
+		const credentialId = await createFaseehCredential(session);
+		workflowId = await createCloneWorkflow(session, path.join(userFolder, 'files'), credentialId);
 		await expectCloneExampleRuns(session);
 	});
 
@@ -170,7 +172,7 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 		expect(await rest(session, 'GET', '/rest/community-packages')).toEqual([]);
 		expect(await faseehTypes(session)).toEqual([]);
 		expect(fs.existsSync(installedDir())).toBe(false);
-		const run = await runWorkflow(session, runtime, 'faseehCloneAndSpeak');
+		const run = await runWorkflow(session, runtime, workflowId);
 		expect(run.status).toBe('refused');
 		expect(run.error).toMatch(/Unrecognized node type: n8n-nodes-faseeh\./);
 		expect(sandbox.requests).toHaveLength(0);
@@ -183,7 +185,7 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 	});
 
 	async function expectCloneExampleRuns(s: Session) {
-		const run = await runWorkflow(s, runtime, 'faseehCloneAndSpeak');
+		const run = await runWorkflow(s, runtime, workflowId);
 		expect(run.error).toBeUndefined();
 		expect(run.status).toBe('success');
 		const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
@@ -280,20 +282,7 @@ describe.each(RUNTIMES)('queue mode on $label: installed through the main, the w
 	});
 
 	it('a clone example run is executed by the worker with its copy, and succeeds', async () => {
-		const credential = (await rest(session, 'POST', '/rest/credentials', {
-			name: 'Faseeh API',
-			type: 'faseehApi',
-			data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl },
-		})) as { id: string };
-		const example = JSON.parse(JSON.stringify(cloneExample(filesDir)).split(CREDENTIAL_ID).join(credential.id)) as Record<string, unknown>;
-		const created = (await rest(session, 'POST', '/rest/workflows', {
-			name: example.name,
-			nodes: example.nodes,
-			connections: example.connections,
-			settings: example.settings,
-			active: false,
-		})) as { id: string };
-		workflowId = created.id;
+		workflowId = await createCloneWorkflow(session, filesDir, await createFaseehCredential(session));
 		const run = await runWorkflow(session, runtime, workflowId);
 		expect(run.error).toBeUndefined();
 		expect(run.status).toBe('success');
@@ -333,7 +322,8 @@ describe.each(RUNTIMES)('queue mode on $label: installed through the main, the w
 });
 
 it('the API key appears nowhere in what n8n printed or logged', () => {
-	expect(n8nOutput.length).toBeGreaterThan(4);
+	// One log per n8n process: the regular server, the queue-mode main and worker, per runtime.
+	expect(n8nOutput.filter(Boolean).length).toBeGreaterThanOrEqual(3 * RUNTIMES.length);
 	const everything = n8nOutput.join('\n');
 	expect(everything).toContain(PACKAGE);
 	expect(everything).not.toContain(TEST_API_KEY);
@@ -403,6 +393,35 @@ async function restReady(url: string): Promise<void> {
 		if (Date.now() > deadline) throw new Error(`${url}/rest/settings did not answer 200 within 120 s (last: HTTP ${res?.status})`);
 		await new Promise((resolve) => setTimeout(resolve, 300));
 	}
+}
+
+/** The Faseeh API credential pointing at the sandbox, created as the owner would in the editor. */
+async function createFaseehCredential(s: Session): Promise<string> {
+	const credential = (await rest(s, 'POST', '/rest/credentials', {
+		name: 'Faseeh API',
+		type: 'faseehApi',
+		data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl },
+	})) as { id: string };
+	return credential.id;
+}
+
+/** Saves examples/clone-and-speak.json (files in `filesDir`) as a workflow; without a credential id, its Faseeh nodes have none. */
+async function createCloneWorkflow(s: Session, filesDir: string, credentialId?: string): Promise<string> {
+	const example = cloneExample(filesDir);
+	const nodes = (example.nodes as Array<Record<string, unknown>>).map((node) => {
+		if (!node.credentials) return node;
+		const { credentials, ...withoutCredentials } = node;
+		void credentials;
+		return credentialId ? { ...node, credentials: { faseehApi: { id: credentialId, name: 'Faseeh API' } } } : withoutCredentials;
+	});
+	const created = (await rest(s, 'POST', '/rest/workflows', {
+		name: example.name,
+		nodes,
+		connections: example.connections,
+		settings: example.settings,
+		active: false,
+	})) as { id: string };
+	return created.id;
 }
 
 /** A REST call as the signed-in owner; returns n8n's `data` (throws on an HTTP error). */
