@@ -64,9 +64,11 @@ export async function ensureVerdaccio(log: Log = defaultLog): Promise<string> {
 			if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
 		}
 		if (fs.existsSync(marker) && fs.existsSync(bin)) return bin;
-		const owner = Number(fs.readFileSync(path.join(lock, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+		const owner = lockOwnerPid(lock);
 		const ownerAlive = owner > 0 && pidAlive(owner);
-		if (!ownerAlive && Date.now() - fs.statSync(lock).mtimeMs > 10_000) {
+		const lockAge = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+		// A dead owner's lock, or one whose pid file never got written: take it over.
+		if (!ownerAlive && (owner > 0 || lockAge > 10_000)) {
 			log(`removing stale lock ${lock}`);
 			fs.rmSync(lock, { recursive: true, force: true });
 			continue;
@@ -77,7 +79,7 @@ export async function ensureVerdaccio(log: Log = defaultLog): Promise<string> {
 	try {
 		if (fs.existsSync(marker) && fs.existsSync(bin)) return bin;
 		const started = Date.now();
-		log(`installing verdaccio ${VERDACCIO_VERSION} into ${dir} (once; about 10 s)`);
+		log(`installing verdaccio ${VERDACCIO_VERSION} into ${dir} (once; about 20 s)`);
 		fs.rmSync(dir, { recursive: true, force: true });
 		fs.mkdirSync(dir, { recursive: true });
 		// cwd = the cache folder, so the repo's .npmrc does not apply.
@@ -452,6 +454,14 @@ async function stopGroup(child: ChildProcess, exitPromise: Promise<void>, hasExi
 	if (!graceful) {
 		signal('SIGKILL');
 		await exitPromise;
+	}
+}
+
+function lockOwnerPid(lock: string): number {
+	try {
+		return Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8')) || 0;
+	} catch {
+		return 0;
 	}
 }
 
