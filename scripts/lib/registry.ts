@@ -378,7 +378,7 @@ async function whichReal(name: string): Promise<string> {
 export interface EgressGuard {
 	/** `http://127.0.0.1:<port>`: use as HTTP_PROXY and HTTPS_PROXY. */
 	url: string;
-	/** Every host:port something tried to reach through the guard (all refused). */
+	/** Every host name something tried to reach through the guard (all refused), in order. */
 	refused: string[];
 	stop(): Promise<void>;
 }
@@ -387,12 +387,13 @@ export interface EgressGuard {
 export async function startEgressGuard(): Promise<EgressGuard> {
 	const refused: string[] = [];
 	const server = http.createServer((req, res) => {
-		refused.push(hostOf(req.url ?? '', req.headers.host));
+		refused.push(hostOf(req.url ?? '', req.headers.host ?? '?'));
 		res.writeHead(403, { 'content-type': 'text/plain', connection: 'close' });
 		res.end('refused by the test egress guard\n');
 	});
 	server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
-		refused.push(req.url ?? '?');
+		// CONNECT's target is host:port.
+		refused.push((req.url ?? '?').replace(/:\d+$/, ''));
 		socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
 	});
 	const port = await new Promise<number>((resolve, reject) => {
@@ -409,11 +410,12 @@ export async function startEgressGuard(): Promise<EgressGuard> {
 	};
 }
 
-function hostOf(url: string, host: string | undefined): string {
+/** The host name a proxied request was for (absolute URL, or the Host header). */
+function hostOf(url: string, host: string): string {
 	try {
-		return new URL(url).host;
+		return new URL(url).hostname;
 	} catch {
-		return host ?? url;
+		return host.replace(/:\d+$/, '');
 	}
 }
 
