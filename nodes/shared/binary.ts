@@ -3,7 +3,7 @@ import FormData from 'form-data';
 import type { IBinaryData, IExecuteFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { isRawPcmMimeType, SNIFF_BYTES, sniffFormat, wrapPcmAsWav } from './audio';
+import { isRawPcmMimeType, rawPcmToWav, SNIFF_BYTES, sniffFormat } from './audio';
 import { binaryReadError } from './transport/errors';
 
 export const DEFAULT_MAX_FILE_SIZE_MB = 100;
@@ -69,11 +69,7 @@ export async function readAudioInput(
 		// Headerless PCM (a preview fetched with an HTTP Request node, say) gets a WAV header:
 		// an upload needs a container the server can recognise.
 		const pcm = buffer ?? (await readAll.call(this, binary.id as string));
-		const wav = wrapPcmAsWav(pcm, {
-			sampleRate: Number(/rate=(\d+)/.exec(declared)?.[1] ?? 24000),
-			channels: Number(/channels=(\d+)/.exec(declared)?.[1] ?? 1),
-			bitsPerSample: 16,
-		});
+		const wav = rawPcmToWav(pcm, declared);
 		return {
 			spec,
 			binary,

@@ -224,18 +224,13 @@ export async function importCredentials(
 	userFolder: string,
 	creds: CredentialImport[],
 ): Promise<RunResult> {
-	const file = await writeImportFile(userFolder, 'credentials', creds);
-	try {
+	// The file holds the API key in plain text: private, and gone as soon as n8n has read it.
+	const res = await withImportFile(userFolder, 'credentials', creds, (file) =>
 		// info level: the success line is how we confirm the import did something.
-		const res = await runN8n(rt, userFolder, ['import:credentials', `--input=${file}`], {
-			env: { N8N_LOG_LEVEL: 'info' },
-		});
-		assertImported(res, 'credential', creds.length);
-		return res;
-	} finally {
-		// It holds the secrets in plain text; n8n keeps them encrypted in its database.
-		await fs.promises.rm(file, { force: true });
-	}
+		runN8n(rt, userFolder, ['import:credentials', `--input=${file}`], { env: { N8N_LOG_LEVEL: 'info' } }),
+	);
+	assertImported(res, 'credential', creds.length);
+	return res;
 }
 
 /** Imports one workflow (or an array). Each needs an `id` (<= 21 chars) to execute it later. */
@@ -250,10 +245,9 @@ export async function importWorkflow(
 			throw new Error(`workflow "${String(wf.name)}" needs a string id of 1-21 chars, got ${JSON.stringify(wf.id)}`);
 		}
 	}
-	const file = await writeImportFile(userFolder, 'workflows', workflows);
-	const res = await runN8n(rt, userFolder, ['import:workflow', `--input=${file}`], {
-		env: { N8N_LOG_LEVEL: 'info' },
-	});
+	const res = await withImportFile(userFolder, 'workflows', workflows, (file) =>
+		runN8n(rt, userFolder, ['import:workflow', `--input=${file}`], { env: { N8N_LOG_LEVEL: 'info' } }),
+	);
 	assertImported(res, 'workflow', workflows.length);
 	return res;
 }
@@ -482,12 +476,26 @@ export async function ownerEnv(rt: Runtime, owner: OwnerCredentials): Promise<En
 
 // --- Internals ------------------------------------------------------------------------
 
-async function writeImportFile(userFolder: string, kind: string, content: unknown): Promise<string> {
-	const dir = path.join(userFolder, 'imports');
-	await fs.promises.mkdir(dir, { recursive: true });
-	const file = path.join(dir, `${kind}-${Date.now()}-${randomBytes(3).toString('hex')}.json`);
-	await fs.promises.writeFile(file, JSON.stringify(content, null, 2));
-	return file;
+/**
+ * Writes `content` to a file only this user can read (0600, in a fresh 0700 folder inside the
+ * user folder), runs `use` on it, and removes file and folder afterwards, success or failure.
+ */
+async function withImportFile<T>(
+	userFolder: string,
+	kind: string,
+	content: unknown,
+	use: (file: string) => Promise<T>,
+): Promise<T> {
+	await fs.promises.mkdir(userFolder, { recursive: true });
+	// mkdtemp creates the folder with mode 0700.
+	const dir = await fs.promises.mkdtemp(path.join(userFolder, `import-${kind}-`));
+	try {
+		const file = path.join(dir, `${kind}.json`);
+		await fs.promises.writeFile(file, JSON.stringify(content, null, 2), { mode: 0o600, flag: 'wx' });
+		return await use(file);
+	} finally {
+		await fs.promises.rm(dir, { recursive: true, force: true });
+	}
 }
 
 function assertImported(res: RunResult, what: string, count: number) {

@@ -3,6 +3,8 @@
  * community packages, running the example workflows against the strict Faseeh sandbox.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
 import {
@@ -14,6 +16,7 @@ import {
 	nodeOutputItems,
 	removeUserFolder,
 	runN8n,
+	setupOwner,
 	startN8nServer,
 } from '../../scripts/lib/n8n';
 import type { ExecuteResult } from '../../scripts/lib/n8n';
@@ -175,6 +178,48 @@ it('examples/form-upload-one-step-clone.json: a form upload becomes a voice', as
 		expect(sandbox.voices().map((voice) => voice.name)).toContain('صوت المدونة');
 	} finally {
 		await server.stop();
+		n8nOutput.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
+	}
+});
+
+it('saving a credential tests it over https or loopback only: the key never goes over plain http to another host', async () => {
+	// A listener on every address: "[::ffff:127.0.0.1]" reaches it, yet is not a loopback name the
+	// credential accepts, so a key sent there would arrive here (and nowhere off this machine).
+	let received = 0;
+	const trap = http.createServer((req, res) => {
+		received++;
+		res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+	});
+	await new Promise<void>((resolve) => trap.listen(0, '::', resolve));
+	const trapPort = (trap.address() as AddressInfo).port;
+	const userFolder = await createUserFolder();
+	folders.push(userFolder);
+	await installPackage(userFolder, REPO);
+	const server = await startN8nServer(runtime, userFolder);
+	try {
+		const owner = await setupOwner(server.url, { email: 'credential-test@example.com', password: 'Credential-test-1' });
+		const headers = { 'content-type': 'application/json', cookie: owner.cookie ?? '', 'browser-id': owner.browserId };
+		const test = async (data: Record<string, string>) => {
+			const response = await fetch(`${server.url}/rest/credentials/test`, {
+				method: 'POST',
+				headers,
+				body: JSON.stringify({ credentials: { id: '', name: 'Faseeh API', type: 'faseehApi', data: { apiKey: TEST_API_KEY, ...data } } }),
+			});
+			if (response.status !== 200) throw new Error(`credentials/test: HTTP ${response.status} ${await response.text()}`);
+			return ((await response.json()) as { data: { status: string; message: string } }).data;
+		};
+		const insecure = await test({ baseUrl: 'custom', customBaseUrl: `http://[::ffff:127.0.0.1]:${trapPort}/api/v1` });
+		expect(insecure.status).toBe('Error');
+		expect(insecure.message).toMatch(/must use https/);
+		expect(insecure.message).not.toContain(TEST_API_KEY);
+		expect(received).toBe(0);
+		// The same test passes against the sandbox: as a custom URL, and as a URL saved with the old text field.
+		expect(await test({ baseUrl: 'custom', customBaseUrl: sandbox.baseUrl })).toMatchObject({ status: 'OK' });
+		expect(await test({ baseUrl: sandbox.baseUrl })).toMatchObject({ status: 'OK' });
+		expect(requestsTo(sandbox, 'GET', '/models').map((request) => request.headers['x-api-key'])).toEqual([TEST_API_KEY, TEST_API_KEY]);
+	} finally {
+		await server.stop();
+		await new Promise((resolve) => trap.close(resolve));
 		n8nOutput.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
 	}
 });
