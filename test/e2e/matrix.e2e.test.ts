@@ -9,12 +9,14 @@
  * - the API key in nothing n8n printed and in no file it left in its user folder.
  * One provisioned runtime and one user folder per version; the 1.x runtimes provision in parallel.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
 import {
+	activateWorkflow,
 	createUserFolder,
 	executeWorkflow,
 	importCredentials,
@@ -22,6 +24,8 @@ import {
 	installPackage,
 	nodeOutputItems,
 	removeUserFolder,
+	runN8n,
+	startN8nServer,
 } from '../../scripts/lib/n8n';
 import type { ExecuteResult } from '../../scripts/lib/n8n';
 import { ensureRuntime } from '../../scripts/lib/runtime';
@@ -33,6 +37,8 @@ const REPO = path.resolve(__dirname, '..', '..');
 const RECORDING = wavRecording(1.5, 180);
 const CREDENTIAL_ID = 'faseehCredential1';
 const CUT_OFF_CREDENTIAL_ID = 'faseehCutOffCred';
+const FORM_WORKFLOW_ID = 'faseehFormClone';
+const FORM_PATH = '/form/4f1d4a0e-6a77-4c1a-9a57-6b1f4f9c2a01';
 
 interface MatrixEntry {
 	/** An n8n line of scripts/lib/runtime.ts. */
@@ -41,12 +47,14 @@ interface MatrixEntry {
 	exampleModes: string[];
 	/** The mode the failure cases run in (a dropped upload runs in every example mode too). */
 	errorMode: string;
+	/** Run examples/form-upload-one-step-clone.json under `n8n start` (2.41.1: in examples.e2e.test.ts). */
+	form: boolean;
 }
 
 const MATRIX: MatrixEntry[] = [
-	{ version: '2.41.x', exampleModes: [], errorMode: 'filesystem' },
-	{ version: '1.123.x', exampleModes: ['default', 'filesystem'], errorMode: 'default' },
-	{ version: '1.85.x', exampleModes: ['default', 'filesystem'], errorMode: 'default' },
+	{ version: '2.41.x', exampleModes: [], errorMode: 'filesystem', form: false },
+	{ version: '1.123.x', exampleModes: ['default', 'filesystem'], errorMode: 'default', form: true },
+	{ version: '1.85.x', exampleModes: ['default', 'filesystem'], errorMode: 'default', form: true },
 ];
 
 /** The messages a user reads, whatever the n8n version. */
@@ -172,6 +180,7 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 			cloneAndSpeak(filesDir, 'matrixCloneCutOff', (clone) => {
 				clone.credentials = { faseehApi: { id: CUT_OFF_CREDENTIAL_ID, name: 'Faseeh API (cut off)' } };
 			}),
+			JSON.parse(fs.readFileSync(path.join(REPO, 'examples', 'form-upload-one-step-clone.json'), 'utf8')) as Record<string, unknown>,
 		]);
 		output.push(imported.stdout, imported.stderr, workflows.stdout, workflows.stderr);
 	}, 45 * 60_000);
@@ -180,14 +189,17 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 		if (userFolder) await removeUserFolder(userFolder);
 	});
 
-	it('runs the wanted n8n', () => {
+	it('runs the wanted n8n on the wanted Node', async () => {
+		const version = await runN8n(runtime, userFolder, ['--version']);
+		expect(version.stdout.trim().split(/\s+/)).toContain(runtime.n8nVersion);
 		expect(runtime.n8nVersion.startsWith(entry.version.replace(/x$/, ''))).toBe(true);
+		expect(execFileSync(runtime.nodeBin, ['--version'], { encoding: 'utf8' }).trim()).toBe(`v${runtime.nodeVersion}`);
 	});
 
-	it.each(entry.exampleModes.length ? entry.exampleModes : ['(covered by examples.e2e.test.ts)'])(
+	// 2.41.1 runs clone-and-speak in examples.e2e.test.ts (filesystem, database and default).
+	(entry.exampleModes.length > 0 ? it.each(entry.exampleModes) : it.skip.each(['none']))(
 		'examples/clone-and-speak.json in binary mode %s',
 		async (binaryMode) => {
-			if (entry.exampleModes.length === 0) return;
 			const result = await execute('matrixCloneAndSpeak', binaryMode);
 			expect(result.errorMessage).toBeUndefined();
 			expect(result.exitCode).toBe(0);
@@ -271,8 +283,45 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 		},
 	);
 
+	(entry.form ? it : it.skip)('examples/form-upload-one-step-clone.json: a form upload becomes a voice (n8n start)', async () => {
+		const activated = await activateWorkflow(runtime, userFolder, FORM_WORKFLOW_ID);
+		output.push(activated.stdout, activated.stderr);
+		expect(activated.exitCode).toBe(0);
+		const server = await startN8nServer(runtime, userFolder, { env: { N8N_DEFAULT_BINARY_DATA_MODE: entry.errorMode } });
+		try {
+			// Active workflows are activated just after n8n reports ready: wait for the form.
+			const formUrl = `${server.url}${FORM_PATH}`;
+			const activeBy = Date.now() + 60_000;
+			while ((await fetch(formUrl)).status !== 200 && Date.now() < activeBy) {
+				await new Promise((resolve) => setTimeout(resolve, 500));
+			}
+			const form = new FormData();
+			form.append('field-0', new Blob([RECORDING], { type: 'audio/wav' }), 'my voice.wav');
+			form.append('field-1', 'صوت المدونة');
+			form.append('field-2', 'مرحبا بكم في المدونة الصوتية الجديدة');
+			const response = await fetch(formUrl, { method: 'POST', body: form });
+			expect(response.status).toBe(200);
+			const deadline = Date.now() + 60_000;
+			while (requestsTo(sandbox, 'POST', '/voices/clone').length === 0 && Date.now() < deadline) {
+				await new Promise((resolve) => setTimeout(resolve, 250));
+			}
+			const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
+			const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
+			expect(clone?.status).toBe(200);
+			expect(part(preview, 'file').sha256).toBe(sha256(RECORDING));
+			expect(preview.fields).toEqual({ text: 'مرحبا بكم في المدونة الصوتية الجديدة', similarity: '0.75', model_id: 'faseeh-v1-preview' });
+			expect(part(clone, 'reference_audio_file')).toMatchObject({ filename: 'my voice.wav', sha256: sha256(RECORDING) });
+			expect(sandbox.knownPreview(part(clone, 'voice_file').sha256)?.text).toBe('مرحبا بكم في المدونة الصوتية الجديدة');
+			expect(clone.fields).toMatchObject({ name: 'صوت المدونة', text: 'مرحبا بكم في المدونة الصوتية الجديدة', languages: 'ar' });
+			expect(sandbox.voices().map((voice) => voice.name)).toContain('صوت المدونة');
+		} finally {
+			await server.stop();
+			output.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
+		}
+	});
+
 	it('the API key appears nowhere in what n8n printed, logged or stored', () => {
-		expect(output.length).toBeGreaterThan(8);
+		expect(output.length).toBeGreaterThanOrEqual(4); // at least the imports in beforeAll
 		const everything = output.join('\n');
 		expect(everything).toContain('Faseeh');
 		expect(everything).not.toContain(TEST_API_KEY);
