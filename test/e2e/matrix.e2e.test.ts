@@ -11,8 +11,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
 import {
@@ -31,6 +29,9 @@ import type { ExecuteResult } from '../../scripts/lib/n8n';
 import { ensureRuntime } from '../../scripts/lib/runtime';
 import type { Runtime } from '../../scripts/lib/runtime';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
+import { startCutOffServer } from '../helpers/cutOffServer';
+import type { CutOffServer } from '../helpers/cutOffServer';
+import { submitFormAndCheckClone } from './formUpload';
 import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -38,7 +39,6 @@ const RECORDING = wavRecording(1.5, 180);
 const CREDENTIAL_ID = 'faseehCredential1';
 const CUT_OFF_CREDENTIAL_ID = 'faseehCutOffCred';
 const FORM_WORKFLOW_ID = 'faseehFormClone';
-const FORM_PATH = '/form/4f1d4a0e-6a77-4c1a-9a57-6b1f4f9c2a01';
 
 interface MatrixEntry {
 	/** An n8n line of scripts/lib/runtime.ts. */
@@ -66,36 +66,9 @@ const EXPECTED = {
 };
 
 let sandbox: FaseehSandbox;
-let cutOff: { url: string; requests: () => number; stop(): Promise<void> };
+let cutOff: CutOffServer;
 /** Provisioning of every runtime, started together in beforeAll. */
 let runtimes: Map<string, Promise<Runtime>>;
-
-/**
- * A loopback server that reads the whole request, sends the status line, headers and the first
- * bytes of a JSON answer, then closes the connection: an answer cut off mid-body.
- */
-async function startCutOffServer(): Promise<typeof cutOff> {
-	let requests = 0;
-	const server = http.createServer((req, res) => {
-		requests++;
-		req.resume();
-		req.on('end', () => {
-			res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
-			res.write('{"voice_id":"cl-', () => res.socket?.destroy());
-		});
-	});
-	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	const { port } = server.address() as AddressInfo;
-	return {
-		url: `http://127.0.0.1:${port}/api/v1`,
-		requests: () => requests,
-		stop: () =>
-			new Promise<void>((resolve) => {
-				server.closeAllConnections();
-				server.close(() => resolve());
-			}),
-	};
-}
 
 /** clone-and-speak with its paths in `filesDir`, a new id, and `change` applied to its clone node. */
 function cloneAndSpeak(filesDir: string, id: string, change: (clone: Record<string, unknown>) => void = () => undefined) {
@@ -289,31 +262,7 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 		expect(activated.exitCode).toBe(0);
 		const server = await startN8nServer(runtime, userFolder, { env: { N8N_DEFAULT_BINARY_DATA_MODE: entry.errorMode } });
 		try {
-			// Active workflows are activated just after n8n reports ready: wait for the form.
-			const formUrl = `${server.url}${FORM_PATH}`;
-			const activeBy = Date.now() + 60_000;
-			while ((await fetch(formUrl)).status !== 200 && Date.now() < activeBy) {
-				await new Promise((resolve) => setTimeout(resolve, 500));
-			}
-			const form = new FormData();
-			form.append('field-0', new Blob([RECORDING], { type: 'audio/wav' }), 'my voice.wav');
-			form.append('field-1', 'صوت المدونة');
-			form.append('field-2', 'مرحبا بكم في المدونة الصوتية الجديدة');
-			const response = await fetch(formUrl, { method: 'POST', body: form });
-			expect(response.status).toBe(200);
-			const deadline = Date.now() + 60_000;
-			while (requestsTo(sandbox, 'POST', '/voices/clone').length === 0 && Date.now() < deadline) {
-				await new Promise((resolve) => setTimeout(resolve, 250));
-			}
-			const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
-			const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
-			expect(clone?.status).toBe(200);
-			expect(part(preview, 'file').sha256).toBe(sha256(RECORDING));
-			expect(preview.fields).toEqual({ text: 'مرحبا بكم في المدونة الصوتية الجديدة', similarity: '0.75', model_id: 'faseeh-v1-preview' });
-			expect(part(clone, 'reference_audio_file')).toMatchObject({ filename: 'my voice.wav', sha256: sha256(RECORDING) });
-			expect(sandbox.knownPreview(part(clone, 'voice_file').sha256)?.text).toBe('مرحبا بكم في المدونة الصوتية الجديدة');
-			expect(clone.fields).toMatchObject({ name: 'صوت المدونة', text: 'مرحبا بكم في المدونة الصوتية الجديدة', languages: 'ar' });
-			expect(sandbox.voices().map((voice) => voice.name)).toContain('صوت المدونة');
+			await submitFormAndCheckClone(server.url, sandbox, RECORDING);
 		} finally {
 			await server.stop();
 			output.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
