@@ -7,7 +7,8 @@
  *
  * Faseeh API: the in-process sandbox by default. With FASEEH_API_KEY the real API is used
  * (base URL FASEEH_BASE_URL, default https://api.faseeh.ai/api/v1): that spends wallet balance
- * and creates a voice "My Narrator" in the account. FASEEH_DEMO_RECORDING=/path/to/voice.wav
+ * and creates a voice "My Narrator" in the account (unless FASEEH_BASE_URL is on this machine).
+ * The base URL's host and port are tried first, so a wrong one fails in seconds. FASEEH_DEMO_RECORDING=/path/to/voice.wav
  * uses a real recording instead of the synthetic tone.
  *
  * Run: node -r ts-node/register/transpile-only scripts/demo.ts
@@ -21,6 +22,8 @@ import { ensureRuntime } from './lib/runtime';
 import {
 	REPO,
 	buildPackage,
+	checkReachable,
+	hostAndPort,
 	importFaseehCredential,
 	loadExample,
 	prepareFixedUserFolder,
@@ -67,7 +70,7 @@ function placeRecording(filesDir: string, target: FaseehTarget): string {
 	const dest = path.join(filesDir, 'recording.wav');
 	fs.writeFileSync(dest, syntheticRecording());
 	log(`recording: synthetic 3 s tone (valid 24 kHz WAV) at ${dest}`);
-	if (target.real) {
+	if (target.real && !target.local) {
 		warn(
 			'the synthetic recording is a tone, not a real voice: Faseeh may refuse it or clone a tone. ' +
 				'Set FASEEH_DEMO_RECORDING=/path/to/your-voice.wav (1-3 minutes of one speaker) for a real clone.',
@@ -77,10 +80,11 @@ function placeRecording(filesDir: string, target: FaseehTarget): string {
 }
 
 /** A clear message from a failed `n8n execute`: n8n's own error, the node, and its details. */
-function describeFailure(result: ExecuteResult): string {
+function describeFailure(result: ExecuteResult, target: FaseehTarget): string {
 	const resultData = (result.run?.data as { resultData?: { lastNodeExecuted?: string } } | undefined)?.resultData;
 	const node = resultData?.lastNodeExecuted;
-	const lines = [`the workflow failed (n8n execute exit code ${result.exitCode})`];
+	const { host, port } = hostAndPort(target.baseUrl);
+	const lines = [`the workflow failed (n8n execute exit code ${result.exitCode}; Faseeh API at ${host}:${port})`];
 	if (result.errorMessage) lines.push(`n8n error: ${result.errorMessage}`);
 	if (node) {
 		lines.push(`in node: ${node}`);
@@ -97,6 +101,17 @@ function describeFailure(result: ExecuteResult): string {
 
 async function main(): Promise<void> {
 	const started = Date.now();
+	// First, so a wrong FASEEH_BASE_URL fails in seconds, not after the build and the runtime.
+	const target = await startFaseehTarget();
+	try {
+		if (target.real) await checkReachable(target.baseUrl);
+		await runDemo(started, target);
+	} finally {
+		await target.stop();
+	}
+}
+
+async function runDemo(started: number, target: FaseehTarget): Promise<void> {
 	await buildPackage(log);
 
 	const runtimeStarted = Date.now();
@@ -117,61 +132,58 @@ async function main(): Promise<void> {
 	// An old result must not pass for this run's if this run fails.
 	fs.rmSync(path.join(DEMO_OUTPUT_DIR, OUTPUT_FILE), { force: true });
 
-	const target = await startFaseehTarget();
-	try {
-		log(
-			target.real
-				? `Faseeh API: ${target.baseUrl} with your FASEEH_API_KEY (a real account: this spends wallet balance and creates a voice "My Narrator")`
-				: `Faseeh API: the local sandbox at ${target.baseUrl} (set FASEEH_API_KEY to use the real API)`,
-		);
-		const recording = placeRecording(filesDir, target);
+	log(`Faseeh API: ${describeTarget(target)}`);
+	const recording = placeRecording(filesDir, target);
 
-		const importStarted = Date.now();
-		const credentialImport = await importFaseehCredential(rt, userFolder, target);
-		const workflow = loadExample(EXAMPLE, filesDir);
-		setRecordingPath(workflow, recording);
-		const workflowImport = await importWorkflow(rt, userFolder, workflow);
-		writeLog(path.join(logsDir, 'n8n-import.log'), [credentialImport.stdout, credentialImport.stderr, workflowImport.stdout, workflowImport.stderr]);
-		log(`imported the credential and examples/${EXAMPLE} (${seconds(importStarted)})`);
+	const importStarted = Date.now();
+	const credentialImport = await importFaseehCredential(rt, userFolder, target);
+	const workflow = loadExample(EXAMPLE, filesDir);
+	setRecordingPath(workflow, recording);
+	const workflowImport = await importWorkflow(rt, userFolder, workflow);
+	writeLog(path.join(logsDir, 'n8n-import.log'), [credentialImport.stdout, credentialImport.stderr, workflowImport.stdout, workflowImport.stderr]);
+	log(`imported the credential and examples/${EXAMPLE} (${seconds(importStarted)})`);
 
-		log('running the workflow with `n8n execute`: read recording -> preview -> clone -> speak -> write WAV ...');
-		const executeStarted = Date.now();
-		const result = await executeWorkflow(rt, userFolder, String(workflow.id), { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem' });
-		const executeLog = path.join(logsDir, 'n8n-execute.log');
-		writeLog(executeLog, [result.stdout, result.stderr]);
-		if (result.exitCode !== 0 || result.errorMessage || !result.run) {
-			throw new Error(`${describeFailure(result)}\nn8n's output: ${executeLog}`);
-		}
-		log(`workflow succeeded (${seconds(executeStarted)})`);
-
-		const [voice] = nodeOutputItems(result.runData, CLONE_NODE);
-		const [speech] = nodeOutputItems(result.runData, SPEAK_NODE);
-		if (!voice || !speech) throw new Error(`the workflow ran but "${CLONE_NODE}" or "${SPEAK_NODE}" produced no item; see ${executeLog}`);
-
-		const written = path.join(filesDir, OUTPUT_FILE);
-		if (!fs.existsSync(written)) throw new Error(`the workflow did not write ${written}; see ${executeLog}`);
-		fs.mkdirSync(DEMO_OUTPUT_DIR, { recursive: true });
-		const copy = path.join(DEMO_OUTPUT_DIR, OUTPUT_FILE);
-		fs.copyFileSync(written, copy);
-		const wav = fs.readFileSync(copy);
-		const info = readWavInfo(wav);
-
-		console.log('');
-		console.log(redact(`Created voice (output of "${CLONE_NODE}"):`, secret));
-		console.log(redact(JSON.stringify(voice.json, null, 2), secret));
-		console.log('');
-		console.log(`Spoken WAV: ${path.relative(process.cwd(), copy) || copy}`);
-		console.log(`  (written by n8n to ${written})`);
-		console.log(`  size ${wav.length} bytes (${(wav.length / 1024).toFixed(1)} KiB), duration ${info.durationSeconds.toFixed(2)} s, ${info.sampleRate} Hz, ${info.channels} channel(s), ${info.bitsPerSample}-bit`);
-		console.log(`  text: ${String(speech.json.text ?? '(see the workflow)')}`);
-		if (!target.real) console.log('  (the sandbox speaks a tone, not words: use FASEEH_API_KEY for real speech)');
-		console.log('');
-		console.log(`n8n's logs: ${logsDir} (n8n-import.log, n8n-execute.log)`);
-		console.log(`n8n user folder (database, files): ${userFolder}`);
-		console.log(`demo finished in ${seconds(started)}`);
-	} finally {
-		await target.stop();
+	log('running the workflow with `n8n execute`: read recording -> preview -> clone -> speak -> write WAV ...');
+	const executeStarted = Date.now();
+	const result = await executeWorkflow(rt, userFolder, String(workflow.id), { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem' });
+	const executeLog = path.join(logsDir, 'n8n-execute.log');
+	writeLog(executeLog, [result.stdout, result.stderr]);
+	if (result.exitCode !== 0 || result.errorMessage || !result.run) {
+		throw new Error(`${describeFailure(result, target)}\nn8n's output: ${executeLog}`);
 	}
+	log(`workflow succeeded (${seconds(executeStarted)})`);
+
+	const [voice] = nodeOutputItems(result.runData, CLONE_NODE);
+	const [speech] = nodeOutputItems(result.runData, SPEAK_NODE);
+	if (!voice || !speech) throw new Error(`the workflow ran but "${CLONE_NODE}" or "${SPEAK_NODE}" produced no item; see ${executeLog}`);
+
+	const written = path.join(filesDir, OUTPUT_FILE);
+	if (!fs.existsSync(written)) throw new Error(`the workflow did not write ${written}; see ${executeLog}`);
+	fs.mkdirSync(DEMO_OUTPUT_DIR, { recursive: true });
+	const copy = path.join(DEMO_OUTPUT_DIR, OUTPUT_FILE);
+	fs.copyFileSync(written, copy);
+	const wav = fs.readFileSync(copy);
+	const info = readWavInfo(wav);
+
+	console.log('');
+	console.log(redact(`Created voice (output of "${CLONE_NODE}"):`, secret));
+	console.log(redact(JSON.stringify(voice.json, null, 2), secret));
+	console.log('');
+	console.log(`Spoken WAV: ${path.relative(process.cwd(), copy) || copy}`);
+	console.log(`  (written by n8n to ${written})`);
+	console.log(`  size ${wav.length} bytes (${(wav.length / 1024).toFixed(1)} KiB), duration ${info.durationSeconds.toFixed(2)} s, ${info.sampleRate} Hz, ${info.channels} channel(s), ${info.bitsPerSample}-bit`);
+	console.log(`  text: ${String(speech.json.text ?? '(see the workflow)')}`);
+	if (!target.real) console.log('  (the sandbox speaks a tone, not words: use FASEEH_API_KEY for real speech)');
+	console.log('');
+	console.log(`n8n's logs: ${logsDir} (n8n-import.log, n8n-execute.log)`);
+	console.log(`n8n user folder (database, files): ${userFolder}`);
+	console.log(`demo finished in ${seconds(started)}`);
+}
+
+function describeTarget(target: FaseehTarget): string {
+	if (!target.real) return `the local sandbox at ${target.baseUrl} (set FASEEH_API_KEY to use the real API)`;
+	if (target.local) return `${target.baseUrl} with your FASEEH_API_KEY (a server on this machine, not a Faseeh account)`;
+	return `${target.baseUrl} with your FASEEH_API_KEY (a real account: this spends wallet balance and creates a voice "My Narrator")`;
 }
 
 /** Points the example's Read Recording node at the recording we placed. */

@@ -9,7 +9,8 @@
  *   npm run dev                # keeps the dev folder (workflows you edited stay as they are)
  *   npm run dev -- --reset     # wipes the dev folder first (a brand-new n8n)
  *
- * Env: FASEEH_API_KEY, FASEEH_BASE_URL (real API), FASEEH_DEV_PORT (default 5678).
+ * Env: FASEEH_API_KEY, FASEEH_BASE_URL (real API; its host and port are tried first),
+ * FASEEH_DEV_PORT (default 5678).
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -23,6 +24,7 @@ import {
 	EXAMPLES_DIR,
 	REPO,
 	buildPackage,
+	checkReachable,
 	importFaseehCredential,
 	loadExample,
 	portIsFree,
@@ -109,6 +111,11 @@ async function main(): Promise<number> {
 	let server: N8nServer | undefined;
 	let watcher: NodeJS.Timeout | undefined;
 	try {
+		if (process.env.FASEEH_API_KEY?.trim()) {
+			// First, so a wrong FASEEH_BASE_URL fails in seconds, not after the build and the runtime.
+			const probe = await startFaseehTarget();
+			await checkReachable(probe.baseUrl);
+		}
 		await buildPackage(log);
 		checkStop();
 		const rt = await ensureRuntime({ log: (line) => log(`runtime: ${line}`) });
@@ -167,9 +174,11 @@ async function main(): Promise<number> {
 		console.log(`  n8n editor:  ${runningServer.url}`);
 		console.log(`  sign in:     ${OWNER.email} / ${OWNER.password}`);
 		console.log(
-			target.real
-				? `  Faseeh API:  ${target.baseUrl} (your FASEEH_API_KEY; calls spend wallet balance)`
-				: `  Faseeh API:  sandbox at ${target.baseUrl} (requests are logged below as [sandbox] lines)`,
+			!target.real
+				? `  Faseeh API:  sandbox at ${target.baseUrl} (requests are logged below as [sandbox] lines)`
+				: target.local
+					? `  Faseeh API:  ${target.baseUrl} (your FASEEH_API_KEY; a server on this machine)`
+					: `  Faseeh API:  ${target.baseUrl} (your FASEEH_API_KEY; calls spend wallet balance)`,
 		);
 		console.log('  workflows:   the examples, e.g. "Faseeh: clone a voice from a recording and speak with it"');
 		console.log('               (the AI Agent example also needs an OpenAI credential of your own)');

@@ -80,6 +80,35 @@ export function isRawPcmMimeType(mimeType: string): boolean {
 	return base === 'audio/raw' || base === 'audio/l16' || base === 'audio/pcm';
 }
 
+export interface RawPcmFormat extends PcmFormat {
+	/** audio/L16 is big-endian (RFC 2586); audio/raw and audio/pcm here mean little-endian, as WAV is. */
+	bigEndian: boolean;
+}
+
+/** The layout of headerless 16-bit PCM from its MIME type's `rate` and `channels` parameters. */
+export function rawPcmFormat(mimeType: string, defaults: PcmFormat = FASEEH_PCM_FORMAT): RawPcmFormat {
+	const base = mimeType.split(';')[0].trim().toLowerCase();
+	return {
+		sampleRate: Number(/rate=(\d+)/i.exec(mimeType)?.[1] ?? defaults.sampleRate),
+		channels: Number(/channels=(\d+)/i.exec(mimeType)?.[1] ?? defaults.channels),
+		bitsPerSample: 16,
+		bigEndian: base === 'audio/l16',
+	};
+}
+
+/**
+ * Headerless 16-bit PCM of this MIME type as a WAV (which is little-endian): big-endian
+ * audio/L16 samples are byte-swapped into a copy, the input buffer is left as it was.
+ */
+export function rawPcmToWav(pcm: Buffer, mimeType: string, defaults: PcmFormat = FASEEH_PCM_FORMAT): Buffer {
+	const { bigEndian, ...format } = rawPcmFormat(mimeType, defaults);
+	if (!bigEndian) return wrapPcmAsWav(pcm, format);
+	// swap16 needs an even length; wrapPcmAsWav keeps whole frames only anyway.
+	const littleEndian = Buffer.from(pcm.subarray(0, pcm.length - (pcm.length % 2)));
+	littleEndian.swap16();
+	return wrapPcmAsWav(littleEndian, format);
+}
+
 /** An audio answer as a WAV file (ready to play, or to send as the clone's voice_file) and its length. */
 export interface WavAudio {
 	wav: Buffer;
@@ -92,9 +121,7 @@ export function toWav(audio: Buffer, contentType: string): WavAudio {
 	if (isWav || !isRawPcmMimeType(contentType)) {
 		return { wav: audio, durationSeconds: wavDurationSeconds(audio) };
 	}
-	const sampleRate = Number(/rate=(\d+)/i.exec(contentType)?.[1] ?? FASEEH_PCM_FORMAT.sampleRate);
-	const channels = Number(/channels=(\d+)/i.exec(contentType)?.[1] ?? FASEEH_PCM_FORMAT.channels);
-	const wav = wrapPcmAsWav(audio, { sampleRate, channels, bitsPerSample: 16 });
+	const wav = rawPcmToWav(audio, contentType);
 	return { wav, durationSeconds: wavDurationSeconds(wav) };
 }
 

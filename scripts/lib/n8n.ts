@@ -149,7 +149,7 @@ export function findFreePort(): Promise<number> {
 export async function n8nEnv(
 	userFolder: string,
 	extra: Env = {},
-	rt?: Pick<Runtime, 'nodeDir'>,
+	rt?: Pick<Runtime, 'nodeDir'> & Partial<Pick<Runtime, 'n8nMajor'>>,
 ): Promise<NodeJS.ProcessEnv> {
 	const base: NodeJS.ProcessEnv = {};
 	for (const [k, v] of Object.entries(process.env)) {
@@ -183,8 +183,9 @@ export async function n8nEnv(
 		N8N_TEMPLATES_ENABLED: 'false',
 		N8N_PERSONALIZATION_ENABLED: 'false',
 		N8N_HIRING_BANNER_ENABLED: 'false',
-		// Its startup task fetches api.n8n.io and logs a stack trace when that fails.
-		N8N_DISABLED_MODULES: 'mcp-registry',
+		// Its startup task fetches api.n8n.io and logs a stack trace when that fails. n8n 1.x has no
+		// such module and refuses to start on an unknown name.
+		...(rt?.n8nMajor === 1 ? {} : { N8N_DISABLED_MODULES: 'mcp-registry' }),
 		// Plain http on localhost: the auth cookie must not be Secure or the browser drops it.
 		N8N_SECURE_COOKIE: 'false',
 		// info: import success lines and a failed execution's JSON are logged at this level.
@@ -223,11 +224,11 @@ export async function importCredentials(
 	userFolder: string,
 	creds: CredentialImport[],
 ): Promise<RunResult> {
-	const file = await writeImportFile(userFolder, 'credentials', creds);
-	// info level: the success line is how we confirm the import did something.
-	const res = await runN8n(rt, userFolder, ['import:credentials', `--input=${file}`], {
-		env: { N8N_LOG_LEVEL: 'info' },
-	});
+	// The file holds the API key in plain text: private, and gone as soon as n8n has read it.
+	const res = await withImportFile(userFolder, 'credentials', creds, (file) =>
+		// info level: the success line is how we confirm the import did something.
+		runN8n(rt, userFolder, ['import:credentials', `--input=${file}`], { env: { N8N_LOG_LEVEL: 'info' } }),
+	);
 	assertImported(res, 'credential', creds.length);
 	return res;
 }
@@ -244,12 +245,21 @@ export async function importWorkflow(
 			throw new Error(`workflow "${String(wf.name)}" needs a string id of 1-21 chars, got ${JSON.stringify(wf.id)}`);
 		}
 	}
-	const file = await writeImportFile(userFolder, 'workflows', workflows);
-	const res = await runN8n(rt, userFolder, ['import:workflow', `--input=${file}`], {
-		env: { N8N_LOG_LEVEL: 'info' },
-	});
+	const res = await withImportFile(userFolder, 'workflows', workflows, (file) =>
+		runN8n(rt, userFolder, ['import:workflow', `--input=${file}`], { env: { N8N_LOG_LEVEL: 'info' } }),
+	);
 	assertImported(res, 'workflow', workflows.length);
 	return res;
+}
+
+/**
+ * Activates (2.x: publishes) a workflow so its triggers run under `n8n start`: `publish:workflow`
+ * in n8n 2.x, `update:workflow --active=true` in 1.x (which has no publish command).
+ */
+export async function activateWorkflow(rt: Runtime, userFolder: string, id: string): Promise<RunResult> {
+	const args =
+		rt.n8nMajor === 1 ? ['update:workflow', `--id=${id}`, '--active=true'] : ['publish:workflow', `--id=${id}`];
+	return await runN8n(rt, userFolder, args);
 }
 
 /**
@@ -466,12 +476,26 @@ export async function ownerEnv(rt: Runtime, owner: OwnerCredentials): Promise<En
 
 // --- Internals ------------------------------------------------------------------------
 
-async function writeImportFile(userFolder: string, kind: string, content: unknown): Promise<string> {
-	const dir = path.join(userFolder, 'imports');
-	await fs.promises.mkdir(dir, { recursive: true });
-	const file = path.join(dir, `${kind}-${Date.now()}-${randomBytes(3).toString('hex')}.json`);
-	await fs.promises.writeFile(file, JSON.stringify(content, null, 2));
-	return file;
+/**
+ * Writes `content` to a file only this user can read (0600, in a fresh 0700 folder inside the
+ * user folder), runs `use` on it, and removes file and folder afterwards, success or failure.
+ */
+async function withImportFile<T>(
+	userFolder: string,
+	kind: string,
+	content: unknown,
+	use: (file: string) => Promise<T>,
+): Promise<T> {
+	await fs.promises.mkdir(userFolder, { recursive: true });
+	// mkdtemp creates the folder with mode 0700.
+	const dir = await fs.promises.mkdtemp(path.join(userFolder, `import-${kind}-`));
+	try {
+		const file = path.join(dir, `${kind}.json`);
+		await fs.promises.writeFile(file, JSON.stringify(content, null, 2), { mode: 0o600, flag: 'wx' });
+		return await use(file);
+	} finally {
+		await fs.promises.rm(dir, { recursive: true, force: true });
+	}
 }
 
 function assertImported(res: RunResult, what: string, count: number) {

@@ -61,8 +61,13 @@ export async function buildPackage(log: Log): Promise<void> {
 // --- Which Faseeh API ---------------------------------------------------------------------
 
 export interface FaseehTarget {
-	/** True when FASEEH_API_KEY is set: the real API, no sandbox. */
+	/** True when FASEEH_API_KEY is set: the API at baseUrl, no sandbox. */
 	real: boolean;
+	/**
+	 * True for the sandbox and for a loopback FASEEH_BASE_URL (127.0.0.0/8, ::1, localhost): a
+	 * server on this machine, so no real account's wallet is spent.
+	 */
+	local: boolean;
 	baseUrl: string;
 	/** Only for the credential import; never print it. */
 	apiKey: string;
@@ -90,7 +95,7 @@ export async function startFaseehTarget(opts: TargetOptions = {}): Promise<Fasee
 	const key = process.env.FASEEH_API_KEY?.trim();
 	if (key) {
 		const baseUrl = (process.env.FASEEH_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, '');
-		return { real: true, baseUrl, apiKey: key, stop: async () => undefined };
+		return { real: true, local: isLoopbackUrl(baseUrl), baseUrl, apiKey: key, stop: async () => undefined };
 	}
 	let port = opts.sandboxPort ?? 0;
 	let portFallbackFrom: number | undefined;
@@ -105,7 +110,54 @@ export async function startFaseehTarget(opts: TargetOptions = {}): Promise<Fasee
 		onRequestDone: opts.onSandboxRequest,
 	});
 	const baseUrl = await sandbox.start();
-	return { real: false, baseUrl, apiKey: sandbox.apiKey, sandbox, portFallbackFrom, stop: () => sandbox.stop() };
+	return { real: false, local: true, baseUrl, apiKey: sandbox.apiKey, sandbox, portFallbackFrom, stop: () => sandbox.stop() };
+}
+
+/** True when the URL's host is this machine (127.0.0.0/8, ::1 or localhost). */
+export function isLoopbackUrl(url: string): boolean {
+	let host: string;
+	try {
+		host = new URL(url).hostname.toLowerCase();
+	} catch {
+		return false;
+	}
+	if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+	if (host === 'localhost' || host.endsWith('.localhost') || host === '::1') return true;
+	return net.isIPv4(host) && host.startsWith('127.');
+}
+
+/** The host and port a base URL connects to (the scheme's default port when none is given). */
+export function hostAndPort(baseUrl: string): { host: string; port: number } {
+	const url = new URL(baseUrl);
+	const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+	return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/**
+ * Opens (and closes) one TCP connection to the base URL's host and port, so an unreachable
+ * FASEEH_BASE_URL fails in seconds with a message naming what was tried, not after the build.
+ */
+export async function checkReachable(baseUrl: string, timeoutMs = 10_000): Promise<void> {
+	let target: { host: string; port: number };
+	try {
+		target = hostAndPort(baseUrl);
+	} catch {
+		throw new Error(`FASEEH_BASE_URL is not a URL: ${baseUrl}`);
+	}
+	const where = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+	await new Promise<void>((resolve, reject) => {
+		const socket = net.connect({ host: target.host, port: target.port });
+		const fail = (reason: string) => {
+			socket.destroy();
+			reject(new Error(`cannot reach the Faseeh API at ${where} (from ${baseUrl}): ${reason}`));
+		};
+		socket.setTimeout(timeoutMs, () => fail(`no answer within ${timeoutMs / 1000} s`));
+		socket.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+		socket.once('connect', () => {
+			socket.end();
+			resolve();
+		});
+	});
 }
 
 /** True if nothing listens on 127.0.0.1:`port` (we can bind it). */
@@ -151,6 +203,10 @@ export async function importExamples(
 export function prepareFixedUserFolder(dir: string, fresh: boolean): string {
 	if (fresh) fs.rmSync(dir, { recursive: true, force: true });
 	fs.mkdirSync(path.join(dir, 'files'), { recursive: true });
+	// Its database holds the credential, encrypted with the key file beside it: this user only.
+	fs.chmodSync(dir, 0o700);
+	// Earlier versions of these scripts left the imported credential here in plain text.
+	fs.rmSync(path.join(dir, 'imports'), { recursive: true, force: true });
 	// n8nEnv() creates the encryption key file when it is missing, and reuses it afterwards.
 	return dir;
 }

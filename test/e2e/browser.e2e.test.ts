@@ -3,8 +3,12 @@
  * (Debian's package, driven by playwright-core), and the Faseeh nodes' parameter panels rendered
  * from the installed node descriptions, with the model list loaded from the sandbox.
  *
- * Saves docs/images/clone-and-speak-workflow.png and docs/images/voice-clone-node.png.
+ * Takes clone-and-speak-workflow.png and voice-clone-node.png into test-output/screenshots/
+ * (untracked), or over the tracked docs/images/ ones with UPDATE_SCREENSHOTS=1.
  * On a failure, a screenshot of the page is saved to test-output/ for debugging.
+ *
+ * Needs Debian's chromium: when /usr/bin/chromium is missing it is installed with apt-get
+ * (root, about 115 packages), which is what `npm run test:all` may install on a fresh machine.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,8 +26,10 @@ import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
 import { TEST_API_KEY, requestsTo, startSandbox } from '../helpers/faseeh';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const IMAGES_DIR = path.join(REPO, 'docs', 'images');
 const FAILURE_DIR = path.join(REPO, 'test-output');
+/** The README's screenshots are only rewritten when asked for; a normal run leaves the tree clean. */
+const IMAGES_DIR =
+	process.env.UPDATE_SCREENSHOTS === '1' ? path.join(REPO, 'docs', 'images') : path.join(FAILURE_DIR, 'screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
 	'--headless',
@@ -228,6 +234,8 @@ it('the model dropdown lists the models loaded from the Faseeh API (GET /models)
 		await option('Faseeh Mini V1 Preview').first().waitFor({ state: 'visible' });
 		// The descriptions come from the sandbox's answer, so this is not the built-in fallback list.
 		await expect(option('Faseeh Mini V1 Preview').first().innerText()).resolves.toContain('(sandbox)');
+		// A model only the sandbox lists: the built-in fallback could not show it.
+		await option('Faseeh Sandbox-Only V0').first().waitFor({ state: 'visible' });
 
 		const modelRequests = requestsTo(sandbox!, 'GET', '/models');
 		expect(modelRequests.length).toBeGreaterThan(0);

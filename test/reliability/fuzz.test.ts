@@ -8,8 +8,8 @@
  *   value byte for byte: text exactly as given, name trimmed, lists normalised, numbers as plain
  *   decimals that parse back to exactly the same number.
  * An independent oracle below says which of the two must happen. The node never throws anything
- * but a NodeOperationError or NodeApiError. On failure fast-check prints the seed and path; rerun
- * with FC_SEED=<seed> to reproduce.
+ * but a NodeOperationError or NodeApiError. Each run draws one seed for all three properties; a
+ * failure names it: rerun with FC_SEED=<seed> to replay the same inputs (FUZZ_RUNS sets the count).
  */
 import fc from 'fast-check';
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
@@ -22,8 +22,35 @@ import type { FaseehSandbox, RecordedRequest } from '../sandbox/FaseehSandbox';
 import { cloneItem, recordingItem, runClone, runPreview, runSpeech } from './support';
 
 const NUM_RUNS = Number(process.env.FUZZ_RUNS ?? 80);
-const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
+/** One seed per run for every property: named in any failure, pinned with FC_SEED=<seed>. */
+const SEED = seedFrom(process.env.FC_SEED);
 const settings = { numRuns: NUM_RUNS, seed: SEED };
+
+function seedFrom(raw: string | undefined): number {
+	if (raw === undefined || raw.trim() === '') return Math.floor(Math.random() * 0x7fffffff);
+	if (!/^-?\d+$/.test(raw.trim())) throw new Error(`FC_SEED must be an integer, got "${raw}"`);
+	return Number(raw.trim());
+}
+
+/**
+ * A property test whose failure, fast-check's or a check after it (expectBothOutcomes), ends with
+ * the seed and the command that replays the same inputs.
+ */
+function fuzz(name: string, body: () => Promise<void>): void {
+	it(name, async () => {
+		try {
+			await body();
+		} catch (err) {
+			const hint = `Fuzz seed ${SEED}: rerun with FC_SEED=${SEED} npx jest test/reliability/fuzz.test.ts`;
+			if (err instanceof Error) {
+				err.message = `${err.message}\n\n${hint}`;
+				if (err.stack) err.stack = `${err.message}\n${err.stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}`;
+				throw err;
+			}
+			throw new Error(`${String(err)}\n\n${hint}`);
+		}
+	});
+}
 
 let sandbox: FaseehSandbox;
 beforeAll(async () => {
@@ -172,7 +199,7 @@ function expectTextParts(request: RecordedRequest, texts: Record<string, string>
 
 // ------------------------------------------------------------------------------- properties
 
-it('Z1 clone: any text, name, stability, description, lists and avatar URL are refused up front or sent exactly', async () => {
+fuzz('Z1 clone: any text, name, stability, description, lists and avatar URL are refused up front or sent exactly', async () => {
 	const input = fc.record({
 		text: unicodeText,
 		name,
@@ -234,7 +261,7 @@ it('Z1 clone: any text, name, stability, description, lists and avatar URL are r
 	expectBothOutcomes('Z1');
 });
 
-it('Z2 speech: any text, stability and speed are refused up front or sent as exactly that JSON', async () => {
+fuzz('Z2 speech: any text, stability and speed are refused up front or sent as exactly that JSON', async () => {
 	const input = fc.record({ text: unicodeText, stability: numberish(0, 1), speed: fc.option(numberish(0.7, 1.2)) });
 	await fc.assert(
 		fc.asyncProperty(input, async (values) => {
@@ -262,7 +289,7 @@ it('Z2 speech: any text, stability and speed are refused up front or sent as exa
 	expectBothOutcomes('Z2');
 });
 
-it('Z3 preview: any text, similarity and speed are refused up front or sent exactly', async () => {
+fuzz('Z3 preview: any text, similarity and speed are refused up front or sent exactly', async () => {
 	const input = fc.record({ text: unicodeText, similarity: numberish(0, 1), speed: fc.option(numberish(0.7, 1.2)) });
 	await fc.assert(
 		fc.asyncProperty(input, async (values) => {

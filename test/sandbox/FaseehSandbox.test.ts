@@ -4,6 +4,7 @@
  * produce (missing filename, repeated fields, chunk framing).
  */
 import * as http from 'node:http';
+import { KNOWN_MODELS } from '../../nodes/shared/methods/loadOptions';
 import { FaseehSandbox, PCM_CONTENT_TYPE } from './FaseehSandbox';
 import { sniffAudio, wrapWav } from './audio';
 import {
@@ -23,6 +24,7 @@ import {
 	ttsBody,
 	waitFor,
 	wav,
+	withFields,
 	without,
 } from './testKit';
 
@@ -63,7 +65,7 @@ describe('FaseehSandbox', () => {
 	});
 
 	describe('listing and auth', () => {
-		test('GET /models lists the two known models', async () => {
+		test('GET /models lists the two known models and one the nodes\' fallback list does not know', async () => {
 			const res = await get('/models');
 			expect(res.status).toBe(200);
 			expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -71,7 +73,9 @@ describe('FaseehSandbox', () => {
 			expect(models.map((m) => [m.model_id, m.model_name, m.cost])).toEqual([
 				['faseeh-v1-preview', 'Faseeh V1 Preview', 0.0001],
 				['faseeh-mini-v1-preview', 'Faseeh Mini V1 Preview', 0.00005],
+				['faseeh-sandbox-only-v0', 'Faseeh Sandbox-Only V0', 0.00002],
 			]);
+			expect(KNOWN_MODELS.map((m) => m.value)).not.toContain('faseeh-sandbox-only-v0');
 			for (const m of models) {
 				expect(m.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 				expect(Object.keys(m).sort()).toEqual(['cost', 'description', 'id', 'model_id', 'model_name']);
@@ -189,8 +193,9 @@ describe('FaseehSandbox', () => {
 			expect(rec.parts?.map((p) => [p.name, p.filename, p.contentType, p.size])).toEqual(
 				parts.map((p) => [p.name, p.filename, p.contentType, Buffer.byteLength(p.data)]),
 			);
-			expect(rec.parts?.[0].sha256).toBe(sha256(parts[0].data as Buffer));
-			expect(rec.parts?.[0].data.equals(parts[0].data as Buffer)).toBe(true);
+			const file = parts.findIndex((p) => p.filename !== undefined);
+			expect(rec.parts?.[file].sha256).toBe(sha256(parts[file].data as Buffer));
+			expect(rec.parts?.[file].data.equals(parts[file].data as Buffer)).toBe(true);
 			expect(rec.fields).toEqual({ text: TEXT, stability: '0.5', name: 'My Voice', model: MODEL });
 		});
 
@@ -209,8 +214,6 @@ describe('FaseehSandbox', () => {
 	describe('POST /voices/clone', () => {
 		test('a valid clone via FormData + Blob succeeds and is listed in voices', async () => {
 			const form = new FormData();
-			form.append('voice_file', blob(wav(0.2, 300), 'audio/wav'), 'preview.wav');
-			form.append('reference_audio_file', blob(wav(0.4, 210), 'audio/mpeg'), 'original.wav');
 			form.append('text', TEXT);
 			form.append('stability', '0.7');
 			form.append('name', 'صوتي');
@@ -221,6 +224,8 @@ describe('FaseehSandbox', () => {
 			form.append('languages', 'ar,en');
 			form.append('dialects', 'najdi,hijazi');
 			form.append('avatar_url', 'https://example.com/a.png');
+			form.append('voice_file', blob(wav(0.2, 300), 'audio/wav'), 'preview.wav');
+			form.append('reference_audio_file', blob(wav(0.4, 210), 'audio/mpeg'), 'original.wav');
 			const res = await fetch(`${base}/voices/clone`, { method: 'POST', headers: auth(), body: form });
 			expect(res.status).toBe(200);
 			expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -253,6 +258,22 @@ describe('FaseehSandbox', () => {
 			expect(sniffAudio(Buffer.from(await sample.arrayBuffer()))).toBe('wav');
 		});
 
+		test('a text field after a file part is refused (strict mode: text fields first)', async () => {
+			const filesFirst = [...cloneParts().filter((p) => p.filename !== undefined), ...cloneParts().filter((p) => p.filename === undefined)];
+			await expectError(
+				await postForm('/voices/clone', filesFirst),
+				400,
+				40001,
+				'text must be sent before the file parts (it came after voice_file; sandbox strict mode)',
+			);
+			await expectError(
+				await postForm('/voices/preview', [...previewParts(), { name: 'speed', data: '1' }]),
+				400,
+				40001,
+				'speed must be sent before the file parts (it came after file; sandbox strict mode)',
+			);
+		});
+
 		test('optional fields absent => nulls and empty lists', async () => {
 			const res = await postForm('/voices/clone', cloneParts());
 			expect(res.status).toBe(200);
@@ -279,14 +300,14 @@ describe('FaseehSandbox', () => {
 				() => without(base6(), 'reference_audio_file'),
 				'reference_audio_file is required and must be of audio type',
 			],
-			['extra part', () => [...base6(), { name: 'foo', data: 'bar' }], 'Unknown field: foo'],
-			['model_id instead of model', () => [...without(base6(), 'model'), { name: 'model_id', data: MODEL }], 'Unknown field: model_id'],
+			['extra part', () => withFields(base6(), { name: 'foo', data: 'bar' }), 'Unknown field: foo'],
+			['model_id instead of model', () => withFields(without(base6(), 'model'), { name: 'model_id', data: MODEL }), 'Unknown field: model_id'],
 			[
 				'repeated languages',
-				() => [...base6(), { name: 'languages', data: 'ar' }, { name: 'languages', data: 'en' }],
+				() => withFields(base6(), { name: 'languages', data: 'ar' }, { name: 'languages', data: 'en' }),
 				'languages must be sent once, as a comma-separated string',
 			],
-			['repeated name', () => [...base6(), { name: 'name', data: 'again' }], 'name must be sent once'],
+			['repeated name', () => withFields(base6(), { name: 'name', data: 'again' }), 'name must be sent once'],
 			['stability "abc"', () => patch(base6(), 'stability', { data: 'abc' }), 'stability must be a number between 0 and 1'],
 			['stability 1.5', () => patch(base6(), 'stability', { data: '1.5' }), 'stability must be a number between 0 and 1'],
 			['stability "1e-1"', () => patch(base6(), 'stability', { data: '1e-1' }), 'stability must be a number between 0 and 1'],
@@ -324,17 +345,17 @@ describe('FaseehSandbox', () => {
 			['name not UTF-8', () => patch(base6(), 'name', { data: Buffer.from([0x41, 0xff, 0x42]) }), 'name must be UTF-8 text'],
 			[
 				'languages with a space',
-				() => [...base6(), { name: 'languages', data: 'ar, en' }],
+				() => withFields(base6(), { name: 'languages', data: 'ar, en' }),
 				'languages must be a comma-separated list without spaces or empty entries',
 			],
 			[
 				'dialects with an empty entry',
-				() => [...base6(), { name: 'dialects', data: 'najdi,,hijazi' }],
+				() => withFields(base6(), { name: 'dialects', data: 'najdi,,hijazi' }),
 				'dialects must be a comma-separated list without spaces or empty entries',
 			],
-			['empty optional field', () => [...base6(), { name: 'gender', data: '' }], 'gender must not be empty (omit the field instead)'],
-			['avatar_url not http(s)', () => [...base6(), { name: 'avatar_url', data: 'ftp://x/a.png' }], 'avatar_url must be an http(s) URL'],
-			['avatar_url not a URL', () => [...base6(), { name: 'avatar_url', data: 'avatar.png' }], 'avatar_url must be an http(s) URL'],
+			['empty optional field', () => withFields(base6(), { name: 'gender', data: '' }), 'gender must not be empty (omit the field instead)'],
+			['avatar_url not http(s)', () => withFields(base6(), { name: 'avatar_url', data: 'ftp://x/a.png' }), 'avatar_url must be an http(s) URL'],
+			['avatar_url not a URL', () => withFields(base6(), { name: 'avatar_url', data: 'avatar.png' }), 'avatar_url must be an http(s) URL'],
 		])('400 for %s', async (_label, parts, message) => {
 			await expectError(await postForm('/voices/clone', parts()), 400, 40001, message);
 			expect(sb.voices()).toHaveLength(4);
@@ -390,11 +411,11 @@ describe('FaseehSandbox', () => {
 			['missing file', () => without(previewParts(), 'file'), 'file is required and must be of audio type'],
 			['similarity 1.5', () => patch(previewParts(), 'similarity', { data: '1.5' }), 'similarity must be a number between 0 and 1'],
 			['similarity ".5"', () => patch(previewParts(), 'similarity', { data: '.5' }), 'similarity must be a number between 0 and 1'],
-			['speed 1.5', () => [...previewParts(), { name: 'speed', data: '1.5' }], 'speed must be a number between 0.7 and 1.2'],
-			['speed "fast"', () => [...previewParts(), { name: 'speed', data: 'fast' }], 'speed must be a number between 0.7 and 1.2'],
+			['speed 1.5', () => withFields(previewParts(), { name: 'speed', data: '1.5' }), 'speed must be a number between 0.7 and 1.2'],
+			['speed "fast"', () => withFields(previewParts(), { name: 'speed', data: 'fast' }), 'speed must be a number between 0.7 and 1.2'],
 			['unknown model', () => patch(previewParts(), 'model_id', { data: 'nope' }), 'Model not found: nope'],
 			['model instead of model_id', () => [...without(previewParts(), 'model_id'), { name: 'model', data: MODEL }], 'Unknown field: model'],
-			['repeated text', () => [...previewParts(), { name: 'text', data: TEXT }], 'text must be sent once'],
+			['repeated text', () => withFields(previewParts(), { name: 'text', data: TEXT }), 'text must be sent once'],
 			['file typed text/plain', () => patch(previewParts(), 'file', { contentType: 'text/plain' }), 'file is required and must be of audio type'],
 			['file without filename', () => asTextPart(previewParts(), 'file'), 'file is required and must be of audio type'],
 			['similarity sent as a file', () => patch(previewParts(), 'similarity', { filename: 's.txt' }), 'similarity must be a text field, not a file'],
@@ -687,6 +708,18 @@ describe('FaseehSandbox options', () => {
 		expect(sandbox.requests[0].json).toBeUndefined();
 	});
 
+	test('textFieldsFirst:false accepts text fields after the files', async () => {
+		const [, url] = await startSandbox({ textFieldsFirst: false });
+		const parts = cloneParts();
+		const { body, contentType } = buildMultipart([...parts.filter((p) => p.filename), ...parts.filter((p) => !p.filename)]);
+		const res = await fetch(`${url}/voices/clone`, {
+			method: 'POST',
+			headers: { 'x-api-key': 'sandbox-key', 'content-type': contentType },
+			body: new Uint8Array(body),
+		});
+		expect(res.status).toBe(200);
+	});
+
 	test('keepPartData:false keeps size and sha256 but not the bytes', async () => {
 		const [sandbox, url] = await startSandbox({ keepPartData: false });
 		const parts = cloneParts();
@@ -698,8 +731,9 @@ describe('FaseehSandbox options', () => {
 		});
 		expect(res.status).toBe(200);
 		const recorded = sandbox.requests[0].parts ?? [];
-		expect(recorded[0]).toMatchObject({ size: (parts[0].data as Buffer).length, sha256: sha256(parts[0].data as Buffer) });
-		expect(recorded[0].data.length).toBe(0);
+		const file = parts.findIndex((p) => p.name === 'voice_file');
+		expect(recorded[file]).toMatchObject({ size: (parts[file].data as Buffer).length, sha256: sha256(parts[file].data as Buffer) });
+		expect(recorded[file].data.length).toBe(0);
 		expect(sandbox.requests[0].fields?.name).toBe('My Voice');
 	});
 
@@ -739,7 +773,7 @@ describe('FaseehSandbox options', () => {
 		await call('/voices/preview', form(patch(previewParts(), 'text', { data: 'x y' })));
 		const clone = await call('/voices/clone', form(cloneParts()));
 		expect(clone.status).toBe(200);
-		await call('/voices/clone', form([...cloneParts(), { name: 'x-api-key', data: key }]));
+		await call('/voices/clone', form(withFields(cloneParts(), { name: 'x-api-key', data: key })));
 		await call('/voices');
 		await call(`/text-to-speech/${MODEL}`, json(ttsBody()));
 		await call(`/text-to-speech/${MODEL}`, json(ttsBody({ streaming: true })));

@@ -42,7 +42,7 @@ export class FaseehSandbox {
 		this.opts = options;
 		this.apiKey = options.apiKey ?? 'sandbox-key';
 		this.admission = new Admission(this.apiKey, options.maxConcurrent, options.retryAfterSeconds);
-		this.api = new SandboxApi({ voicesRoute: options.voicesRoute });
+		this.api = new SandboxApi({ voicesRoute: options.voicesRoute, textFieldsFirst: options.textFieldsFirst });
 	}
 
 	start(): Promise<string> {

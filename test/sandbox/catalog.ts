@@ -32,6 +32,14 @@ export const SANDBOX_MODELS: readonly Model[] = [
 		cost: 0.00005,
 		description: 'Faster, lighter Arabic text-to-speech model (sandbox).',
 	},
+	// Not in the nodes' built-in fallback list: a dropdown showing it was loaded from GET /models.
+	{
+		id: stableUuid('model:faseeh-sandbox-only-v0'),
+		model_id: 'faseeh-sandbox-only-v0',
+		model_name: 'Faseeh Sandbox-Only V0',
+		cost: 0.00002,
+		description: 'A model only the sandbox lists, unknown to the built-in fallback (sandbox).',
+	},
 ];
 
 export type StockVoice = Omit<Voice, 'sample_url'>;

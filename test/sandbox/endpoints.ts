@@ -31,7 +31,7 @@ export class SandboxApi {
 	private cloned: Voice[] = [];
 	private readonly previews = new Map<string, PreviewMemory>();
 
-	constructor(private readonly opts: { voicesRoute?: boolean }) {}
+	constructor(private readonly opts: { voicesRoute?: boolean; textFieldsFirst?: boolean }) {}
 
 	reset(): void {
 		this.cloned = [];
@@ -72,7 +72,7 @@ export class SandboxApi {
 			model_id: 'text',
 			speed: 'optional-text',
 			file: 'file',
-		});
+		}, this.opts.textFieldsFirst ?? true);
 		const text = form.texts.get('text') ?? '';
 		checkPreviewText(text);
 		const similarity = parseDecimal(form.texts.get('similarity') ?? '');
@@ -112,7 +112,7 @@ export class SandboxApi {
 			languages: 'optional-text',
 			dialects: 'optional-text',
 			avatar_url: 'optional-text',
-		});
+		}, this.opts.textFieldsFirst ?? true);
 		const text = form.texts.get('text') ?? '';
 		if (text.trim() === '') throw bad('text is required');
 		const stability = parseDecimal(form.texts.get('stability') ?? '');

@@ -38,12 +38,12 @@ export function buildMultipart(parts: RawPart[], boundary = BOUNDARY): { body: B
 
 export function cloneParts(): RawPart[] {
 	return [
-		{ name: 'voice_file', filename: 'preview.wav', contentType: 'audio/wav', data: wav(0.2, 300) },
-		{ name: 'reference_audio_file', filename: 'original.wav', contentType: 'audio/wav', data: wav(0.3, 200) },
 		{ name: 'text', data: TEXT },
 		{ name: 'stability', data: '0.5' },
 		{ name: 'name', data: 'My Voice' },
 		{ name: 'model', data: MODEL },
+		{ name: 'voice_file', filename: 'preview.wav', contentType: 'audio/wav', data: wav(0.2, 300) },
+		{ name: 'reference_audio_file', filename: 'original.wav', contentType: 'audio/wav', data: wav(0.3, 200) },
 	];
 }
 
@@ -54,6 +54,13 @@ export function previewParts(text = TEXT): RawPart[] {
 		{ name: 'model_id', data: MODEL },
 		{ name: 'file', filename: 'me.wav', contentType: 'audio/wav', data: wav(0.5, 180) },
 	];
+}
+
+/** `parts` with `extra` text fields inserted before the first file part (text first, as the sandbox wants). */
+export function withFields(parts: RawPart[], ...extra: RawPart[]): RawPart[] {
+	const firstFile = parts.findIndex((p) => p.filename !== undefined);
+	const at = firstFile < 0 ? parts.length : firstFile;
+	return [...parts.slice(0, at), ...extra, ...parts.slice(at)];
 }
 
 export const without = (parts: RawPart[], name: string) => parts.filter((p) => p.name !== name);

@@ -22,6 +22,11 @@ export interface FaseehSandboxOptions {
 	retryAfterSeconds?: number;
 	/** Default true; false => GET /voices answers 404 (a host without that route). */
 	voicesRoute?: boolean;
+	/**
+	 * Default true: a multipart text field after a file part is answered 400 (some multipart
+	 * parsers only see the fields sent before the files). false => any order is accepted.
+	 */
+	textFieldsFirst?: boolean;
 	/** Default false; true => errorCode values are strings ("40001"), as some doc pages show. */
 	errorCodeAsString?: boolean;
 	/** Default true; false => recorded parts keep size/sha256 but an empty `data` (big uploads). */

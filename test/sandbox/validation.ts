@@ -32,8 +32,10 @@ export interface Form {
 /**
  * Checks the multipart structure against an exact field list: no unknown, repeated or missing
  * parts, text parts without filename and valid UTF-8, file parts present (contents checked later).
+ * `textFirst`: text fields must all come before the first file part, since some multipart
+ * parsers only see the fields sent before the files.
  */
-export function readForm(ctx: Ctx, spec: Record<string, FieldKind>): Form {
+export function readForm(ctx: Ctx, spec: Record<string, FieldKind>, textFirst = true): Form {
 	if (mediaType(ctx.req.headers['content-type']) !== 'multipart/form-data') {
 		throw bad('Content-Type must be multipart/form-data');
 	}
@@ -56,6 +58,10 @@ export function readForm(ctx: Ctx, spec: Record<string, FieldKind>): Form {
 		if (kind === 'file') {
 			files.set(part.name, part);
 			continue;
+		}
+		if (textFirst && files.size > 0) {
+			const file = [...files.keys()][0];
+			throw bad(`${part.name} must be sent before the file parts (it came after ${file}; sandbox strict mode)`);
 		}
 		if (part.filename !== undefined) throw bad(`${part.name} must be a text field, not a file`);
 		try {

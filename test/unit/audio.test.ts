@@ -1,4 +1,7 @@
-import { isRawPcmMimeType, sniffFormat, wrapPcmAsWav } from '../../nodes/shared/audio';
+import type { IBinaryData, IExecuteFunctions, INode } from 'n8n-workflow';
+
+import { isRawPcmMimeType, rawPcmFormat, rawPcmToWav, sniffFormat, wrapPcmAsWav } from '../../nodes/shared/audio';
+import { readAudioInput } from '../../nodes/shared/binary';
 
 /** Parses a canonical 44-byte WAV header back, independently of the writer. */
 function parseWav(wav: Buffer) {
@@ -88,4 +91,61 @@ describe('isRawPcmMimeType', () => {
 		['audio/wav', false],
 		['application/octet-stream', false],
 	])('%s -> %s', (mime, expected) => expect(isRawPcmMimeType(mime)).toBe(expected));
+});
+
+describe('audio/L16 (big-endian, RFC 2586) becomes a little-endian WAV', () => {
+	// Samples whose two bytes differ, so a missing or doubled swap changes every one of them.
+	const samples = [0, 1, -1, 0x1234, -0x1234, 32767, -32768, 0x00ff, -0x0100, 12345];
+	const bigEndian = Buffer.alloc(samples.length * 2);
+	samples.forEach((v, i) => bigEndian.writeInt16BE(v, i * 2));
+	const readLe = (data: Buffer) => Array.from({ length: data.length / 2 }, (_, i) => data.readInt16LE(i * 2));
+
+	it('swaps the bytes of every sample and reads rate and channels', () => {
+		const before = Buffer.from(bigEndian);
+		const wav = parseWav(rawPcmToWav(bigEndian, 'audio/L16; rate=8000; channels=2'));
+		expect(readLe(wav.data)).toEqual(samples);
+		expect({ sampleRate: wav.sampleRate, channels: wav.channels, bitsPerSample: wav.bitsPerSample }).toEqual({
+			sampleRate: 8000,
+			channels: 2,
+			bitsPerSample: 16,
+		});
+		expect(bigEndian.equals(before)).toBe(true); // the input binary is not changed in place
+	});
+
+	it('keeps little-endian raw PCM as it is', () => {
+		const le = Buffer.alloc(samples.length * 2);
+		samples.forEach((v, i) => le.writeInt16LE(v, i * 2));
+		expect(readLe(parseWav(rawPcmToWav(le, 'audio/raw;codec=pcm16;rate=24000;channels=1')).data)).toEqual(samples);
+		expect(readLe(parseWav(rawPcmToWav(le, 'audio/pcm')).data)).toEqual(samples);
+	});
+
+	it('drops a trailing odd byte instead of shifting the samples', () => {
+		const odd = Buffer.concat([bigEndian, Buffer.from([0x7f])]);
+		expect(readLe(parseWav(rawPcmToWav(odd, 'audio/l16;rate=16000')).data)).toEqual(samples);
+	});
+
+	it.each([
+		['audio/L16;rate=16000', { sampleRate: 16000, channels: 1, bitsPerSample: 16, bigEndian: true }],
+		['audio/raw;codec=pcm16;rate=24000;channels=1', { sampleRate: 24000, channels: 1, bitsPerSample: 16, bigEndian: false }],
+		['audio/pcm', { sampleRate: 24000, channels: 1, bitsPerSample: 16, bigEndian: false }],
+	])('rawPcmFormat(%s)', (mime, expected) => expect(rawPcmFormat(mime)).toEqual(expected));
+
+	it('an audio/L16 input binary is uploaded with its samples in WAV order', async () => {
+		const node: INode = { id: '1', name: 'Faseeh Voice Clone', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
+		const binary: IBinaryData = { data: bigEndian.toString('base64'), mimeType: 'audio/L16;rate=16000', fileName: 'take.l16' };
+		const context = {
+			getNode: () => node,
+			getInputData: () => [{ json: {}, binary: { voice_file: binary } }],
+			helpers: {
+				assertBinaryData: () => binary,
+				getBinaryDataBuffer: async () => Buffer.from(binary.data, 'base64'),
+			},
+		} as unknown as IExecuteFunctions;
+		const spec = { field: 'voice_file', parameterLabel: 'Voice File', maxBytes: 1_000_000 };
+		const input = await readAudioInput.call(context, 0, spec);
+		expect(input).toMatchObject({ mimeType: 'audio/wav', fileName: 'take.wav' });
+		const wav = parseWav(input.buffer as Buffer);
+		expect(wav.sampleRate).toBe(16000);
+		expect(readLe(wav.data)).toEqual(samples);
+	});
 });

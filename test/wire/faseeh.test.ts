@@ -234,7 +234,7 @@ describe('lists', () => {
 
 	it('Model → Get Many returns one item per model', async () => {
 		const result = await faseeh({ resource: 'model', operation: 'getMany' });
-		expect(result.items.map((item) => item.json.model_id)).toEqual(['faseeh-v1-preview', 'faseeh-mini-v1-preview']);
+		expect(result.items.map((item) => item.json.model_id)).toEqual(['faseeh-v1-preview', 'faseeh-mini-v1-preview', 'faseeh-sandbox-only-v0']);
 		expect(result.items[0].json).toHaveProperty('cost');
 	});
 

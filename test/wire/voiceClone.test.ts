@@ -373,7 +373,8 @@ describe('model list', () => {
 			credentials: { faseehApi: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
 			credentialTypes: [new FaseehApi()],
 		});
-		expect(options.map((option) => option.value)).toEqual(['faseeh-v1-preview', 'faseeh-mini-v1-preview']);
+		// The sandbox lists a third model the built-in fallback does not know: proof the list was loaded.
+		expect(options.map((option) => option.value)).toEqual(['faseeh-v1-preview', 'faseeh-mini-v1-preview', 'faseeh-sandbox-only-v0']);
 		expect(options[0].name).toBe('Faseeh V1 Preview');
 		expect(requestsTo(sandbox, 'GET', '/models')).toHaveLength(1);
 	});
