@@ -613,7 +613,8 @@ function runCapture(
 	});
 }
 
-async function httpOk(url: string): Promise<boolean> {
+/** True when a GET answers 2xx within 3 s. */
+export async function httpOk(url: string): Promise<boolean> {
 	try {
 		const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
 		await res.arrayBuffer();
@@ -627,6 +628,6 @@ function tailText(text: string, lines: number): string {
 	return text.split('\n').slice(-lines).join('\n');
 }
 
-function sleep(ms: number) {
+export function sleep(ms: number): Promise<void> {
 	return new Promise((r) => setTimeout(r, ms));
 }

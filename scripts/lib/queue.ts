@@ -31,10 +31,12 @@ import {
 	communityNodesDir,
 	createUserFolder,
 	findFreePort,
+	httpOk,
 	installPackage,
 	n8nEnv,
 	removeUserFolder,
 	runN8n,
+	sleep,
 } from './n8n';
 import type { CredentialImport, Env, RunResult } from './n8n';
 import type { Runtime } from './runtime';
@@ -844,20 +846,4 @@ export function executionsPerWorker(workers: N8nProcess[]): number[] {
 		const text = fs.existsSync(worker.logFile) ? fs.readFileSync(worker.logFile, 'utf8') : '';
 		return (text.match(/Worker started execution \d+/g) ?? []).length;
 	});
-}
-
-// --- Small helpers ------------------------------------------------------------------------------
-
-async function httpOk(url: string): Promise<boolean> {
-	try {
-		const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
-		await res.arrayBuffer();
-		return res.ok;
-	} catch {
-		return false;
-	}
-}
-
-function sleep(ms: number): Promise<void> {
-	return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -22,6 +22,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { findFreePort } from './n8n';
+import { pidAlive } from './runtime';
 import { toolCacheDir } from './stack';
 
 export const VERDACCIO_VERSION = '6.8.0';
@@ -464,15 +465,6 @@ function lockOwnerPid(lock: string): number {
 		return Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8')) || 0;
 	} catch {
 		return 0;
-	}
-}
-
-function pidAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (e) {
-		return (e as NodeJS.ErrnoException).code === 'EPERM';
 	}
 }
 

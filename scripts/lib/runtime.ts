@@ -271,7 +271,8 @@ function lockOwner(lockDir: string): { pid: number; host: string; startedAt: str
 	}
 }
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function pidAlive(pid: number): boolean {
 	try {
 		process.kill(pid, 0);
 		return true;
