@@ -13,7 +13,7 @@ import type { RemoteSandbox } from './sandboxClient';
 import { startRemoteSandbox } from './sandboxClient';
 
 export const OVERHEAD_ITEMS = 200;
-const TARGET_RATIO = 1.1;
+export const TARGET_RATIO = 1.1;
 /** The second measurement: the sandbox answering after this long, as in the throughput section. */
 export const OVERHEAD_LATENCY_MS = 100;
 export const OVERHEAD_LATENCY_ITEMS = 50;

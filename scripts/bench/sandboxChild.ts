@@ -40,7 +40,6 @@ export interface SandboxStats {
 export type ChildOptions = Omit<FaseehSandboxOptions, 'onRequestDone'>;
 
 let sandbox: FaseehSandbox | undefined;
-let maxAdmitted = 0;
 let finished: RequestSummary[] = [];
 
 function summarise(request: RecordedRequest): RequestSummary {
@@ -66,24 +65,6 @@ function summarise(request: RecordedRequest): RequestSummary {
 	};
 }
 
-/**
- * Counts admitted requests exactly. The sandbox decides admission synchronously when a request
- * arrives (its private Admission's `admitted` counter, which `maxConcurrent` limits) and exposes
- * only the total in flight. Wrapping `admit()` on this instance reads the counter right after each
- * admission. Bench-only reliance on private fields; checked below.
- */
-function trackAdmitted(instance: FaseehSandbox): void {
-	const admission = (instance as unknown as { admission?: { admitted: number; admit: () => void } }).admission;
-	if (!admission || typeof admission.admitted !== 'number' || typeof admission.admit !== 'function') {
-		throw new Error('FaseehSandbox internals changed: cannot count admitted requests');
-	}
-	const original = admission.admit.bind(admission);
-	admission.admit = () => {
-		original();
-		maxAdmitted = Math.max(maxAdmitted, admission.admitted);
-	};
-}
-
 function send(message: unknown): void {
 	process.send?.(message);
 }
@@ -99,7 +80,6 @@ async function onMessage(message: { type: string; options?: ChildOptions }): Pro
 				maxRecorded: 50,
 				onRequestDone: (request) => finished.push(summarise(request)),
 			});
-			trackAdmitted(sandbox);
 			const baseUrl = await sandbox.start();
 			send({ type: 'started', baseUrl, apiKey: sandbox.apiKey });
 			return;
@@ -107,7 +87,7 @@ async function onMessage(message: { type: string; options?: ChildOptions }): Pro
 		case 'stats': {
 			const stats: SandboxStats = {
 				maxInFlight: sandbox?.maxInFlight ?? 0,
-				maxAdmitted,
+				maxAdmitted: sandbox?.maxAdmitted ?? 0,
 				requests: finished,
 			};
 			send({ type: 'stats', stats });
@@ -115,7 +95,6 @@ async function onMessage(message: { type: string; options?: ChildOptions }): Pro
 		}
 		case 'reset': {
 			sandbox?.reset();
-			maxAdmitted = 0;
 			finished = [];
 			send({ type: 'reset' });
 			return;

@@ -655,7 +655,7 @@ describe('FaseehSandbox options', () => {
 		expect(sandbox.inFlight).toBe(0);
 	});
 
-	test('maxConcurrent answers 429 with Retry-After; 429s count in maxInFlight', async () => {
+	test('maxConcurrent answers 429 with Retry-After; 429s count in maxInFlight, not in maxAdmitted', async () => {
 		const [sandbox, url] = await startSandbox({ latencyMs: 300, maxConcurrent: 2, retryAfterSeconds: 7 });
 		const responses = await Promise.all(
 			[1, 2, 3, 4].map(async () => {
@@ -672,6 +672,7 @@ describe('FaseehSandbox options', () => {
 		}
 		expect(ok[0].retryAfter).toBeNull();
 		expect(sandbox.maxInFlight).toBe(4);
+		expect(sandbox.maxAdmitted).toBe(2); // the 429s are not admitted
 		expect(sandbox.inFlight).toBe(0);
 		// Slots are free again.
 		expect((await fetch(`${url}/models`, { headers: { 'x-api-key': 'sandbox-key' } })).status).toBe(200);

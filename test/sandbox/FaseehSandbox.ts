@@ -29,6 +29,8 @@ export class FaseehSandbox {
 	readonly requests: RecordedRequest[] = [];
 	inFlight = 0;
 	maxInFlight = 0;
+	/** Most requests admitted (being served, not answered by an early 401/404/429) at once. */
+	maxAdmitted = 0;
 
 	private readonly opts: FaseehSandboxOptions;
 	private server?: http.Server;
@@ -92,6 +94,7 @@ export class FaseehSandbox {
 	reset(): void {
 		this.requests.length = 0;
 		this.maxInFlight = this.inFlight;
+		this.maxAdmitted = this.admission.count;
 		this.faults.clear();
 		this.api.reset();
 	}
@@ -147,6 +150,7 @@ export class FaseehSandbox {
 		if (!early) {
 			admitted = true;
 			this.admission.admit();
+			this.maxAdmitted = Math.max(this.maxAdmitted, this.admission.count);
 		}
 
 		if (fault?.kind === 'reset' && !fault.afterBytes) {

@@ -15,6 +15,11 @@ export class Admission {
 		private readonly retryAfterSeconds: number | undefined,
 	) {}
 
+	/** Requests being served now. */
+	get count(): number {
+		return this.admitted;
+	}
+
 	/** Headers every 429 carries. */
 	retryAfterHeader(): Record<string, string> {
 		return this.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(this.retryAfterSeconds) };
