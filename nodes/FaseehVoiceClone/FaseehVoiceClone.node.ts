@@ -8,7 +8,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { runForEachItem } from '../shared/execute';
 import { getModels } from '../shared/methods/loadOptions';
-import { cloneVoice } from '../shared/operations/voiceClone';
+import { cloneVoice } from './actions/clone.operation';
 import { voiceCloneProperties } from './description';
 
 /**

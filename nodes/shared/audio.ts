@@ -108,3 +108,27 @@ export function rawPcmToWav(pcm: Buffer, mimeType: string, defaults: PcmFormat =
 	littleEndian.swap16();
 	return wrapPcmAsWav(littleEndian, format);
 }
+
+/** An audio answer as a WAV file (ready to play, or to send as the clone's voice_file) and its length. */
+export interface WavAudio {
+	wav: Buffer;
+	durationSeconds: number;
+}
+
+/** Raw PCM (the documented answer) is wrapped; an answer that already is a WAV is kept. */
+export function toWav(audio: Buffer, contentType: string): WavAudio {
+	const isWav = audio.subarray(0, 4).toString('latin1') === 'RIFF';
+	if (isWav || !isRawPcmMimeType(contentType)) {
+		return { wav: audio, durationSeconds: wavDurationSeconds(audio) };
+	}
+	const wav = rawPcmToWav(audio, contentType);
+	return { wav, durationSeconds: wavDurationSeconds(wav) };
+}
+
+/** Duration from a canonical WAV header; 0 when the header is not one. */
+export function wavDurationSeconds(wav: Buffer): number {
+	if (wav.length < 44 || wav.toString('latin1', 0, 4) !== 'RIFF') return 0;
+	const byteRate = wav.readUInt32LE(28);
+	const dataSize = Math.min(wav.readUInt32LE(40), wav.length - 44);
+	return byteRate > 0 ? Math.round((dataSize / byteRate) * 1000) / 1000 : 0;
+}

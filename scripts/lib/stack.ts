@@ -27,7 +27,7 @@ export const CREDENTIAL_NAME = 'Faseeh API';
 export const DEFAULT_BASE_URL = 'https://api.faseeh.ai/api/v1';
 /** The path the examples use for files (n8n's Docker default); rewritten into the user folder. */
 export const EXAMPLE_FILES_PREFIX = '/home/node/.n8n-files/';
-export const EXAMPLE_FILES = ['clone-and-speak.json', 'form-upload-one-step-clone.json', 'ai-agent-speech-tool.json'];
+export const EXAMPLE_FILES = ['clone-and-speak.json', 'form-upload-one-step-clone.json', 'ai-agent-speech-tool.json', 'webhook-one-step-clone.json'];
 
 export type Log = (line: string) => void;
 

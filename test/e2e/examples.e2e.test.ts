@@ -23,6 +23,7 @@ import type { ExecuteResult } from '../../scripts/lib/n8n';
 import { ensureRuntime } from '../../scripts/lib/runtime';
 import type { Runtime } from '../../scripts/lib/runtime';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
+import { submitFormAndCheckClone } from './formUpload';
 import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -151,31 +152,7 @@ it('examples/form-upload-one-step-clone.json: a form upload becomes a voice', as
 	expect(published.exitCode).toBe(0);
 	const server = await startN8nServer(runtime, userFolder, { env: { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem' } });
 	try {
-		// Published workflows are activated just after n8n reports ready: wait for the form.
-		const formUrl = `${server.url}/form/4f1d4a0e-6a77-4c1a-9a57-6b1f4f9c2a01`;
-		const activeBy = Date.now() + 60_000;
-		while ((await fetch(formUrl)).status !== 200 && Date.now() < activeBy) {
-			await new Promise((resolve) => setTimeout(resolve, 500));
-		}
-		const form = new FormData();
-		form.append('field-0', new Blob([RECORDING], { type: 'audio/wav' }), 'my voice.wav');
-		form.append('field-1', 'صوت المدونة');
-		form.append('field-2', 'مرحبا بكم في المدونة الصوتية الجديدة');
-		const response = await fetch(formUrl, { method: 'POST', body: form });
-		expect(response.status).toBe(200);
-		const deadline = Date.now() + 60_000;
-		while (requestsTo(sandbox, 'POST', '/voices/clone').length === 0 && Date.now() < deadline) {
-			await new Promise((resolve) => setTimeout(resolve, 250));
-		}
-		const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
-		const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
-		expect(clone?.status).toBe(200);
-		expect(part(preview, 'file').sha256).toBe(sha256(RECORDING));
-		expect(preview.fields).toEqual({ text: 'مرحبا بكم في المدونة الصوتية الجديدة', similarity: '0.75', model_id: 'faseeh-v1-preview' });
-		expect(part(clone, 'reference_audio_file')).toMatchObject({ filename: 'my voice.wav', sha256: sha256(RECORDING) });
-		expect(sandbox.knownPreview(part(clone, 'voice_file').sha256)?.text).toBe('مرحبا بكم في المدونة الصوتية الجديدة');
-		expect(clone.fields).toMatchObject({ name: 'صوت المدونة', text: 'مرحبا بكم في المدونة الصوتية الجديدة', languages: 'ar' });
-		expect(sandbox.voices().map((voice) => voice.name)).toContain('صوت المدونة');
+		await submitFormAndCheckClone(server.url, sandbox, RECORDING);
 	} finally {
 		await server.stop();
 		n8nOutput.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');

@@ -1,8 +1,8 @@
-import * as http from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 import type { BinaryMode } from '../harness/n8nHarness';
+import { startCutOffServer } from '../helpers/cutOffServer';
 import { startSandbox } from '../helpers/faseeh';
 import type { CaseContext } from './catalogue';
 
@@ -15,36 +15,13 @@ async function closedPortUrl(): Promise<string> {
 	return `http://127.0.0.1:${port}/api/v1`;
 }
 
-/**
- * A loopback server that reads the whole request, sends the status line, headers and the first
- * bytes of a JSON answer, then closes the connection: an answer cut off mid-body.
- */
-async function cutOffServer(): Promise<{ url: string; requests: () => number; stop(): Promise<void> }> {
-	let requests = 0;
-	const server = http.createServer((req, res) => {
-		requests++;
-		req.resume();
-		req.on('end', () => {
-			res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
-			res.write('{"voice_id":"cl-', () => res.socket?.destroy());
-		});
-	});
-	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	const { port } = server.address() as AddressInfo;
-	return {
-		url: `http://127.0.0.1:${port}/api/v1`,
-		requests: () => requests,
-		stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
-	};
-}
-
 /** Starts the sandboxes a catalogue run needs; stop() shuts them down. */
 export async function startCaseContext(): Promise<{ forMode(mode: BinaryMode): CaseContext; stop(): Promise<void> }> {
 	const sandbox = await startSandbox();
 	const elsewhere = await startSandbox();
 	const tight = await startSandbox({ maxBodyBytes: 4096 });
 	const closedUrl = await closedPortUrl();
-	const cutOff = await cutOffServer();
+	const cutOff = await startCutOffServer();
 	return {
 		forMode: (binaryMode) => ({ sandbox, elsewhere, tight, closedUrl, cutOff, binaryMode }),
 		stop: async () => {

@@ -9,12 +9,19 @@ import { wrapPcmAsWav } from '../../nodes/shared/audio';
 const node: INode = { id: '1', name: 'Faseeh Voice Clone', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
 const wav = wrapPcmAsWav(Buffer.alloc(4000, 1));
 
-/** A small stand-in for n8n's execute context: only the binary helpers these functions call. */
-function contextWith(binary: IBinaryData, bytes: Buffer) {
+/**
+ * A small stand-in for n8n's execute context: only the binary helpers these functions call.
+ * `n8nBefore1115` gives getBinaryDataBuffer the signature of n8n-core before 1.114 (n8n 1.85 to
+ * 1.114): `(itemIndex, propertyName)`, looked up as `binary[propertyName]` and then read with
+ * BinaryDataService.getAsBuffer, which starts with `binaryData.id`.
+ */
+function contextWith(binary: IBinaryData, bytes: Buffer, n8nBefore1115 = false) {
 	const calls: string[] = [];
+	const items = [{ json: {}, binary: { voice_file: binary } as Record<string, IBinaryData> }];
+	const getAsBuffer = async (binaryData: IBinaryData) => (binaryData.id ? bytes : Buffer.from(binaryData.data, 'base64'));
 	const context = {
 		getNode: () => node,
-		getInputData: () => [{ json: {}, binary: { voice_file: binary } }],
+		getInputData: () => items,
 		helpers: {
 			assertBinaryData: () => binary,
 			getBinaryMetadata: async () => {
@@ -25,9 +32,10 @@ function contextWith(binary: IBinaryData, bytes: Buffer) {
 				calls.push(`getBinaryStream(${chunkSize ?? ''})`);
 				return Readable.from([bytes], { objectMode: false });
 			},
-			getBinaryDataBuffer: async () => {
+			getBinaryDataBuffer: async (itemIndex: number, binaryOrName: IBinaryData | string) => {
 				calls.push('getBinaryDataBuffer');
-				return bytes;
+				if (n8nBefore1115) return await getAsBuffer(items[itemIndex].binary[binaryOrName as string]);
+				return await getAsBuffer(binaryOrName as IBinaryData);
 			},
 		},
 	} as unknown as IExecuteFunctions;
@@ -50,13 +58,33 @@ describe('reading binaries', () => {
 		expect(form.getLengthSync()).toBeGreaterThan(wav.length);
 	});
 
-	it('sends an in-memory binary from its buffer', async () => {
+	it('sends an in-memory binary from its buffer, decoded from the item itself', async () => {
 		const binary: IBinaryData = { data: wav.toString('base64'), mimeType: 'audio/wav', fileName: 'v.wav' };
 		const { context, calls } = contextWith(binary, wav);
 		const input = await readAudioInput.call(context, 0, spec);
 		expect(input.buffer?.equals(wav)).toBe(true);
 		await appendAudioPart.call(context, new FormData(), 'voice_file', input, 0);
-		expect(calls).toEqual(['getBinaryDataBuffer']);
+		expect(calls).toEqual([]);
+	});
+
+	describe('on n8n before 1.115, where getBinaryDataBuffer takes the field name', () => {
+		it('reads an in-memory binary (1.x default mode)', async () => {
+			const binary: IBinaryData = { data: wav.toString('base64'), mimeType: 'audio/wav', fileName: 'v.wav' };
+			const { context } = contextWith(binary, wav, true);
+			const input = await readAudioInput.call(context, 0, spec);
+			expect(input).toMatchObject({ mimeType: 'audio/wav', fileName: 'v.wav', size: wav.length });
+			expect(input.buffer?.equals(wav)).toBe(true);
+		});
+
+		it('reads and wraps id-backed raw PCM through a stream', async () => {
+			const pcm = Buffer.alloc(960, 5);
+			const binary: IBinaryData = { id: 'filesystem-v2:pcm', data: 'filesystem-v2', mimeType: 'audio/raw;codec=pcm16;rate=24000;channels=1', fileName: 'p.pcm' };
+			const { context, calls } = contextWith(binary, pcm, true);
+			const input = await readAudioInput.call(context, 0, spec);
+			expect(input).toMatchObject({ mimeType: 'audio/wav', fileName: 'p.wav', size: 44 + pcm.length });
+			expect(input.buffer?.subarray(44).equals(pcm)).toBe(true);
+			expect(calls).toEqual(['getBinaryMetadata', 'getBinaryStream()']);
+		});
 	});
 
 	it('wraps headerless PCM as WAV before upload', async () => {

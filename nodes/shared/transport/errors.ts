@@ -132,14 +132,16 @@ export function unexpectedAnswerError(
 export function networkError(
 	node: INode,
 	cause: { code?: string; message?: string },
-	context: { timeoutSeconds: number; target: string; itemIndex?: number; createsVoice?: boolean },
+	context: { timeoutSeconds: number; target: string; itemIndex?: number; createsVoice?: boolean; elapsedMs?: number },
 ): NodeApiError {
 	const code = cause.code ?? '';
 	const text = cause.message ?? '';
+	// Axios reports a timeout that fires while the body streams in like a cut-off answer.
+	const reachedTimeout = context.elapsedMs !== undefined && context.elapsedMs >= context.timeoutSeconds * 1000 - 50;
 	const mayExist = context.createsVoice ? ` ${VOICE_MAY_EXIST}` : '';
 	let message: string;
 	let description: string;
-	if (isTimeout(code, text)) {
+	if (isTimeout(code, text) || (reachedTimeout && isCutOff(code, text))) {
 		message = `Faseeh did not answer within ${context.timeoutSeconds} seconds (timeout)`;
 		description = `Raise the Timeout option if long uploads or texts need more time.${mayExist}`;
 	} else if (code === 'ERR_CANCELED') {
@@ -181,30 +183,37 @@ function isCutOff(code: string, text: string): boolean {
 }
 
 /**
- * The low-level code and text of a failure, looked for along n8n's and axios's wrappers (cause,
- * context, error body), which differ between n8n 1.x and 2.x.
+ * The low-level code and text of a failure, looked for along n8n's and axios's wrappers. They differ
+ * between versions: 2.x and 1.85 keep the AxiosError as `cause`; 1.123 drops it (a class field resets
+ * `cause`) and keeps only `httpCode` (the axios code, e.g. ECONNABORTED) and `messages` (axios's
+ * texts, e.g. "timeout of 3000ms exceeded").
  */
 export function findCause(error: unknown): { code?: string; message?: string } {
 	const seen = new Set<unknown>();
 	const queue: unknown[] = [error];
-	let firstMessage: string | undefined;
+	const texts: string[] = [];
+	let code: string | undefined;
+	let fallbackCode: string | undefined;
 	while (queue.length > 0 && seen.size < 12) {
 		const current = queue.shift();
 		if (!current || typeof current !== 'object' || seen.has(current)) continue;
 		seen.add(current);
 		const record = current as Record<string, unknown>;
-		const message = typeof record.message === 'string' ? record.message : undefined;
-		firstMessage ??= message;
-		if (typeof record.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(record.code)) {
-			return { code: record.code, message: message ?? firstMessage };
+		if (typeof record.message === 'string') texts.push(record.message);
+		if (Array.isArray(record.messages)) texts.push(...record.messages.filter((text): text is string => typeof text === 'string'));
+		if (code === undefined && typeof record.code === 'string' && LOW_LEVEL_CODE.test(record.code)) code = record.code;
+		if (fallbackCode === undefined && typeof record.httpCode === 'string' && LOW_LEVEL_CODE.test(record.httpCode)) {
+			fallbackCode = record.httpCode;
 		}
 		const context = record.context as Record<string, unknown> | undefined;
 		for (const next of [record.cause, context?.cause, record.error, record.errorResponse, record.reason]) {
 			if (next && typeof next === 'object') queue.push(next);
 		}
 	}
-	return { message: firstMessage ?? (error instanceof Error ? error.message : undefined) };
+	return { code: code ?? fallbackCode, message: texts.join(' | ') || undefined };
 }
+
+const LOW_LEVEL_CODE = /^(E[A-Z0-9_]+|ERR_[A-Z0-9_]+)$/;
 
 /** GET /voices answered 404: the host has no voice list (documented for the Munsit host only). */
 export function voiceListMissingError(node: INode, error: NodeApiError, itemIndex?: number): NodeApiError {

@@ -128,6 +128,7 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 		let response: FullResponse | undefined;
 		let failure: unknown;
 		let body: IDataObject | FormData | undefined;
+		const sentAt = Date.now();
 		try {
 			body = typeof request.body === 'function' ? await request.body() : request.body;
 			response = await sendOnce.call(this, request, account.baseURL, timeoutSeconds, body);
@@ -163,7 +164,9 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 			slot?.release();
 			throw failure;
 		}
-		const networkFailure = response ? undefined : networkError(node, findCause(failure), errorContext);
+		const networkFailure = response
+			? undefined
+			: networkError(node, findCause(failure), { ...errorContext, elapsedMs: Date.now() - sentAt });
 		const retryable =
 			!interactive &&
 			request.retryServerErrors === true &&

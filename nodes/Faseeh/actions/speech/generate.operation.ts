@@ -10,8 +10,8 @@ import {
 	stabilityProperty,
 	timeoutOption,
 } from '../../../shared/descriptions';
-import { timeoutSeconds } from '../../../shared/operations/voiceClone';
-import { toWav } from '../../../shared/operations/voicePreview';
+import { timeoutSeconds } from '../../../shared/options';
+import { toWav } from '../../../shared/audio';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
 

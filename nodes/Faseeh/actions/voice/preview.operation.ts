@@ -12,8 +12,8 @@ import {
 	speedOption,
 	timeoutOption,
 } from '../../../shared/descriptions';
-import { maxFileBytes, timeoutSeconds } from '../../../shared/operations/voiceClone';
-import { requestVoicePreview } from '../../../shared/operations/voicePreview';
+import { maxFileBytes, timeoutSeconds } from '../../../shared/options';
+import { requestVoicePreview } from '../../../shared/preview';
 import { ParameterValidator } from '../../../shared/validate';
 
 /** Output binary names match the Faseeh Voice Clone node's defaults, so it works with no mapping. */

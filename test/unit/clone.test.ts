@@ -7,7 +7,7 @@ import type { IBinaryData, IExecuteFunctions, INode } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
 import type { AudioInput } from '../../nodes/shared/binary';
-import { sendCloneRequest } from '../../nodes/shared/operations/voiceClone';
+import { sendCloneRequest } from '../../nodes/FaseehVoiceClone/actions/clone.operation';
 
 const node: INode = { id: '1', name: 'Faseeh Voice Clone', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
 

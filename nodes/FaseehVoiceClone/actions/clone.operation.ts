@@ -3,16 +3,16 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-wor
 import {
 	appendAudioPart,
 	audioInputFromBuffer,
-	DEFAULT_MAX_FILE_SIZE_MB,
 	haveSameContent,
 	multipartBody,
 	readAudioInput,
-} from '../binary';
-import type { AudioInput } from '../binary';
-import { API_PATHS, DEFAULT_TIMEOUT_SECONDS, faseehJson, plainDecimal } from '../transport';
-import { unexpectedAnswerError, VOICE_MAY_EXIST } from '../transport/errors';
-import { ParameterValidator } from '../validate';
-import { requestVoicePreview } from './voicePreview';
+} from '../../shared/binary';
+import type { AudioInput } from '../../shared/binary';
+import { maxFileBytes, timeoutSeconds } from '../../shared/options';
+import { requestVoicePreview } from '../../shared/preview';
+import { API_PATHS, faseehJson, plainDecimal } from '../../shared/transport';
+import { unexpectedAnswerError, VOICE_MAY_EXIST } from '../../shared/transport/errors';
+import { ParameterValidator } from '../../shared/validate';
 
 export const MAX_VOICE_NAME_LENGTH = 200;
 
@@ -93,17 +93,6 @@ export async function readReferenceAudio(
 	});
 }
 
-export function maxFileBytes(this: IExecuteFunctions, itemIndex: number): number {
-	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	const check = new ParameterValidator(this.getNode(), itemIndex);
-	const megabytes = check.numberInRange(
-		'Max File Size (MB)',
-		options.maxFileSizeMb ?? DEFAULT_MAX_FILE_SIZE_MB,
-		0.001,
-		Number.MAX_SAFE_INTEGER,
-	);
-	return Math.floor(megabytes * 1024 * 1024);
-}
 
 /** Sends POST /voices/clone with exactly the documented parts and returns the created voice. */
 export async function sendCloneRequest(
@@ -198,10 +187,4 @@ export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Pr
 			binary: { voice_file: await this.helpers.prepareBinaryData(preview.wav, previewName, 'audio/wav') },
 		},
 	];
-}
-
-export function timeoutSeconds(this: IExecuteFunctions, itemIndex: number): number {
-	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	if (options.timeout === undefined) return DEFAULT_TIMEOUT_SECONDS;
-	return new ParameterValidator(this.getNode(), itemIndex).numberInRange('Timeout', options.timeout, 1, 86400);
 }

@@ -1,0 +1,282 @@
+/**
+ * End-to-end compatibility matrix: the packed package installed into each supported n8n (2.41.1 on
+ * Node 24, the newest 1.123.x and the oldest claimed 1.85.x on Node 22; scripts/lib/runtime.ts),
+ * the way n8n installs community packages, against the strict Faseeh sandbox:
+ * - examples/clone-and-speak.json in each binary mode the version is run in (1.x: its default
+ *   in-memory mode and filesystem; 2.41.1's run is in examples.e2e.test.ts);
+ * - failures that must read the same on every version: an API error (402), a timeout, an answer cut
+ *   off mid-body and a connection dropped mid-upload;
+ * - the API key in nothing n8n printed and in no file it left in its user folder.
+ * One provisioned runtime and one user folder per version; the 1.x runtimes provision in parallel.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import {
+	activateWorkflow,
+	createUserFolder,
+	executeWorkflow,
+	importCredentials,
+	importWorkflow,
+	installPackage,
+	nodeOutputItems,
+	removeUserFolder,
+	runN8n,
+	startN8nServer,
+} from '../../scripts/lib/n8n';
+import type { ExecuteResult } from '../../scripts/lib/n8n';
+import { ensureRuntime } from '../../scripts/lib/runtime';
+import type { Runtime } from '../../scripts/lib/runtime';
+import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
+import { startCutOffServer } from '../helpers/cutOffServer';
+import type { CutOffServer } from '../helpers/cutOffServer';
+import { submitFormAndCheckClone } from './formUpload';
+import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const RECORDING = wavRecording(1.5, 180);
+const CREDENTIAL_ID = 'faseehCredential1';
+const CUT_OFF_CREDENTIAL_ID = 'faseehCutOffCred';
+const FORM_WORKFLOW_ID = 'faseehFormClone';
+
+interface MatrixEntry {
+	/** An n8n line of scripts/lib/runtime.ts. */
+	version: string;
+	/** Binary modes clone-and-speak runs in here ('default' = in memory). */
+	exampleModes: string[];
+	/** The mode the failure cases run in (a dropped upload runs in every example mode too). */
+	errorMode: string;
+	/** Run examples/form-upload-one-step-clone.json under `n8n start` (2.41.1: in examples.e2e.test.ts). */
+	form: boolean;
+}
+
+const MATRIX: MatrixEntry[] = [
+	{ version: '2.41.x', exampleModes: [], errorMode: 'filesystem', form: false },
+	{ version: '1.123.x', exampleModes: ['default', 'filesystem'], errorMode: 'default', form: true },
+	{ version: '1.85.x', exampleModes: ['default', 'filesystem'], errorMode: 'default', form: true },
+];
+
+/** The messages a user reads, whatever the n8n version. */
+const EXPECTED = {
+	wallet: 'Insufficient wallet balance. Required: $0.05, Available: $0.02',
+	timeout: 'Faseeh did not answer within 3 seconds (timeout)',
+	cutOff: 'Faseeh’s answer was cut off: the connection closed before the whole answer arrived',
+	dropped: 'The connection to Faseeh was closed before an answer arrived',
+};
+
+let sandbox: FaseehSandbox;
+let cutOff: CutOffServer;
+/** Provisioning of every runtime, started together in beforeAll. */
+let runtimes: Map<string, Promise<Runtime>>;
+
+/** clone-and-speak with its paths in `filesDir`, a new id, and `change` applied to its clone node. */
+function cloneAndSpeak(filesDir: string, id: string, change: (clone: Record<string, unknown>) => void = () => undefined) {
+	const text = fs
+		.readFileSync(path.join(REPO, 'examples', 'clone-and-speak.json'), 'utf8')
+		.split('/home/node/.n8n-files/')
+		.join(`${filesDir}/`);
+	const workflow = JSON.parse(text) as { id: string; name: string; nodes: Array<Record<string, unknown>> };
+	workflow.id = id;
+	workflow.name = `${workflow.name} (${id})`;
+	change(workflow.nodes.find((node) => node.name === 'Faseeh Voice Clone')!);
+	return workflow;
+}
+
+function withCloneTimeout(seconds: number) {
+	return (clone: Record<string, unknown>) => {
+		(clone.parameters as { options: Record<string, unknown> }).options = { timeout: seconds };
+	};
+}
+
+/** Every file under `dir` whose bytes contain `needle` (SQLite, logs, binary data, config...). */
+function filesContaining(dir: string, needle: string): string[] {
+	const found: string[] = [];
+	const bytes = Buffer.from(needle);
+	for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+		if (!entry.isFile()) continue;
+		const file = path.join(entry.parentPath, entry.name);
+		if (fs.readFileSync(file).includes(bytes)) found.push(path.relative(dir, file));
+	}
+	return found;
+}
+
+beforeAll(async () => {
+	// Start every provisioning now (each runtime has its own lock and cache folder), so a cold
+	// machine installs the 1.x runtimes in parallel with the first version's tests.
+	runtimes = new Map(MATRIX.map((entry) => [entry.version, ensureRuntime({ version: entry.version })]));
+	for (const promise of runtimes.values()) promise.catch(() => undefined); // awaited per version below
+	sandbox = await startSandbox();
+	cutOff = await startCutOffServer();
+});
+
+afterEach(() => sandbox.reset());
+
+afterAll(async () => {
+	await sandbox?.stop();
+	await cutOff?.stop();
+	// Let an install still running finish (it holds a lock), so jest does not leave it half done.
+	await Promise.allSettled(runtimes?.values() ?? []);
+});
+
+describe.each(MATRIX)('n8n $version', (entry) => {
+	let runtime: Runtime;
+	let userFolder: string;
+	let filesDir: string;
+	/** Everything this n8n printed, searched for the API key at the end. */
+	const output: string[] = [];
+
+	async function execute(workflowId: string, binaryMode: string): Promise<ExecuteResult> {
+		const result = await executeWorkflow(runtime, userFolder, workflowId, { N8N_DEFAULT_BINARY_DATA_MODE: binaryMode });
+		output.push(result.stdout, result.stderr);
+		return result;
+	}
+
+	function cloneRun(result: ExecuteResult) {
+		const runs = result.runData?.['Faseeh Voice Clone'] as Array<{ error?: { message?: string; description?: string; httpCode?: string } }> | undefined;
+		return runs?.[0];
+	}
+
+	beforeAll(async () => {
+		runtime = await runtimes.get(entry.version)!;
+		userFolder = await createUserFolder('faseeh-matrix-');
+		filesDir = path.join(userFolder, 'files');
+		fs.writeFileSync(path.join(filesDir, 'recording.wav'), RECORDING);
+		await installPackage(userFolder, REPO);
+		const imported = await importCredentials(runtime, userFolder, [
+			{ id: CREDENTIAL_ID, name: 'Faseeh API', type: 'faseehApi', data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
+			{ id: CUT_OFF_CREDENTIAL_ID, name: 'Faseeh API (cut off)', type: 'faseehApi', data: { apiKey: TEST_API_KEY, baseUrl: cutOff.url } },
+		]);
+		const workflows = await importWorkflow(runtime, userFolder, [
+			cloneAndSpeak(filesDir, 'matrixCloneAndSpeak'),
+			cloneAndSpeak(filesDir, 'matrixCloneTimeout3', withCloneTimeout(3)),
+			cloneAndSpeak(filesDir, 'matrixCloneCutOff', (clone) => {
+				clone.credentials = { faseehApi: { id: CUT_OFF_CREDENTIAL_ID, name: 'Faseeh API (cut off)' } };
+			}),
+			JSON.parse(fs.readFileSync(path.join(REPO, 'examples', 'form-upload-one-step-clone.json'), 'utf8')) as Record<string, unknown>,
+		]);
+		output.push(imported.stdout, imported.stderr, workflows.stdout, workflows.stderr);
+	}, 45 * 60_000);
+
+	afterAll(async () => {
+		if (userFolder) await removeUserFolder(userFolder);
+	});
+
+	it('runs the wanted n8n on the wanted Node', async () => {
+		const version = await runN8n(runtime, userFolder, ['--version']);
+		expect(version.stdout.trim().split(/\s+/)).toContain(runtime.n8nVersion);
+		expect(runtime.n8nVersion.startsWith(entry.version.replace(/x$/, ''))).toBe(true);
+		expect(execFileSync(runtime.nodeBin, ['--version'], { encoding: 'utf8' }).trim()).toBe(`v${runtime.nodeVersion}`);
+	});
+
+	// 2.41.1 runs clone-and-speak in examples.e2e.test.ts (filesystem, database and default).
+	(entry.exampleModes.length > 0 ? it.each(entry.exampleModes) : it.skip.each(['none']))(
+		'examples/clone-and-speak.json in binary mode %s',
+		async (binaryMode) => {
+			const result = await execute('matrixCloneAndSpeak', binaryMode);
+			expect(result.errorMessage).toBeUndefined();
+			expect(result.exitCode).toBe(0);
+
+			const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
+			expect(preview.status).toBe(200);
+			// Sent with the MIME type the Read node declared: 'audio/wave' in n8n 1.85, 'audio/wav' later.
+			const [read] = nodeOutputItems(result.runData, 'Read Recording');
+			const declared = String(read.binary?.data.mimeType);
+			expect(declared).toMatch(/^audio\/wave?$/);
+			expect(part(preview, 'file')).toMatchObject({ filename: 'recording.wav', contentType: declared, sha256: sha256(RECORDING) });
+			const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
+			expect(clone.status).toBe(200);
+			expect(clone.chunked).toBe(false);
+			expect(clone.contentLength).toBe(clone.bodySize);
+			const voiceFile = part(clone, 'voice_file');
+			expect(sandbox.knownPreview(voiceFile.sha256)).toEqual({ text: preview.fields?.text, modelId: 'faseeh-v1-preview' });
+			expect(part(clone, 'reference_audio_file').sha256).toBe(sha256(RECORDING));
+			expect(clone.fields).toMatchObject({ name: 'My Narrator', model: 'faseeh-v1-preview', languages: 'ar', dialects: 'najdi' });
+
+			const [voice] = nodeOutputItems(result.runData, 'Faseeh Voice Clone');
+			expect(voice.json.voice_id).toMatch(/^cl-/);
+			const [speechRequest] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
+			expect((speechRequest.json as { voice_id: string }).voice_id).toBe(voice.json.voice_id);
+			const [speech] = nodeOutputItems(result.runData, 'Speak With New Voice');
+			expect(speech.json).toMatchObject({ voice_id: voice.json.voice_id, mimeType: 'audio/wav', fileName: 'first-words.wav' });
+			const written = fs.readFileSync(path.join(filesDir, 'first-words.wav'));
+			expect(written.toString('latin1', 0, 4)).toBe('RIFF');
+			expect(written.length).toBe(speech.json.fileSize);
+			// The mode really was the one asked for: in memory (no id) or a filesystem id.
+			const [previewItem] = nodeOutputItems(result.runData, 'Preview Voice');
+			if (binaryMode === 'default') expect(previewItem.binary?.voice_file.id).toBeUndefined();
+			else expect(String(previewItem.binary?.voice_file.id)).toMatch(new RegExp(`^${binaryMode}`));
+		},
+	);
+
+	it('an API error (402) fails with Faseeh’s own message', async () => {
+		sandbox.inject({
+			route: 'POST /voices/clone',
+			kind: 'status',
+			status: 402,
+			body: { errorCode: 40201, errorMessage: EXPECTED.wallet },
+		});
+		const result = await execute('matrixCloneAndSpeak', entry.errorMode);
+		expect(result.exitCode).not.toBe(0);
+		expect(result.errorMessage).toBe(EXPECTED.wallet);
+		expect(cloneRun(result)?.error?.httpCode).toBe('402');
+		expect(cloneRun(result)?.error?.description).toContain('Faseeh error code 40201');
+		expect(requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview')).toHaveLength(0);
+	});
+
+	it('a clone that is never answered times out after the 3 s set in Options, and says so', async () => {
+		sandbox.inject({ route: 'POST /voices/clone', kind: 'hang' });
+		const started = Date.now();
+		const result = await execute('matrixCloneTimeout3', entry.errorMode);
+		expect(result.exitCode).not.toBe(0);
+		expect(result.errorMessage).toBe(EXPECTED.timeout);
+		expect(requestsTo(sandbox, 'POST', '/voices/clone')).toHaveLength(1); // a clone is never resent
+		expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+	});
+
+	it('a clone answer cut off mid-body says so, not "check the Base URL"', async () => {
+		const before = cutOff.requests();
+		const result = await execute('matrixCloneCutOff', entry.errorMode);
+		expect(result.exitCode).not.toBe(0);
+		expect(result.errorMessage).toBe(EXPECTED.cutOff);
+		expect(cutOff.requests() - before).toBe(1);
+		expect(requestsTo(sandbox, 'POST', '/voices/preview')).toHaveLength(1);
+	});
+
+	it.each([...new Set([entry.errorMode, ...entry.exampleModes])])(
+		'a connection dropped in the middle of the clone upload says so (binary mode %s)',
+		async (binaryMode) => {
+			sandbox.inject({ route: 'POST /voices/clone', kind: 'reset', afterBytes: 16 * 1024 });
+			const result = await execute('matrixCloneAndSpeak', binaryMode);
+			expect(result.exitCode).not.toBe(0);
+			expect(result.errorMessage).toBe(EXPECTED.dropped);
+			const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
+			expect(clone.aborted).toBe(true);
+			expect(clone.bodySize).toBeLessThan(clone.contentLength ?? 0);
+		},
+	);
+
+	(entry.form ? it : it.skip)('examples/form-upload-one-step-clone.json: a form upload becomes a voice (n8n start)', async () => {
+		const activated = await activateWorkflow(runtime, userFolder, FORM_WORKFLOW_ID);
+		output.push(activated.stdout, activated.stderr);
+		expect(activated.exitCode).toBe(0);
+		const server = await startN8nServer(runtime, userFolder, { env: { N8N_DEFAULT_BINARY_DATA_MODE: entry.errorMode } });
+		try {
+			await submitFormAndCheckClone(server.url, sandbox, RECORDING);
+		} finally {
+			await server.stop();
+			output.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
+		}
+	});
+
+	it('the API key appears nowhere in what n8n printed, logged or stored', () => {
+		expect(output.length).toBeGreaterThanOrEqual(4); // at least the imports in beforeAll
+		const everything = output.join('\n');
+		expect(everything).toContain('Faseeh');
+		expect(everything).not.toContain(TEST_API_KEY);
+		// Its database (executions, errors), logs, binary data and config; the credential import
+		// file we wrote is removed by importCredentials.
+		expect(filesContaining(path.join(userFolder, '.n8n'), TEST_API_KEY)).toEqual([]);
+		expect(filesContaining(userFolder, TEST_API_KEY)).toEqual([]);
+	});
+});

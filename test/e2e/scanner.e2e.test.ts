@@ -1,0 +1,112 @@
+/**
+ * n8n's verification scanner (`@n8n/scan-community-package`) on this package: its source leg on the
+ * working tree and its tarball leg on what `npm pack` produces. The design card keeps `form-data`
+ * (README, "Why form-data"), so the scanner must report exactly the form-data findings and nothing
+ * else. A canary package with one known violation proves the scanner and the report parsing work.
+ *
+ * In the e2e suite because it lints the built `dist/` (test:e2e builds first) and installs the
+ * scanner from the registry into ~/.cache/n8n-nodes-faseeh/tools (once).
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { ensureScanner, scanPackage, TARBALL_FILE_PATTERNS } from '../../scripts/lib/scanner';
+import type { ScanFinding } from '../../scripts/lib/scanner';
+
+const REPO = path.resolve(__dirname, '..', '..');
+
+let scanner: string;
+let tmp: string;
+let tarballDir: string;
+
+/** Files (relative to `root`) under `dirs` whose text matches `pattern`. */
+function filesMatching(root: string, dirs: string[], extension: string, pattern: RegExp): string[] {
+	const found: string[] = [];
+	const walk = (dir: string) => {
+		for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+			const full = path.join(dir, entry.name);
+			if (entry.isDirectory()) walk(full);
+			else if (entry.name.endsWith(extension) && pattern.test(fs.readFileSync(full, 'utf8'))) found.push(path.relative(root, full));
+		}
+	};
+	for (const dir of dirs) walk(path.join(root, dir));
+	return found.sort();
+}
+
+/** The findings the design card accepts: the two rules, and only about `form-data`. */
+function isFormDataFinding(finding: ScanFinding, packageJson: { dependencies?: Record<string, string> }): boolean {
+	if (finding.rule === '@n8n/community-nodes/no-restricted-imports') {
+		return /^(Import|Require) of 'form-data' is not allowed/.test(finding.message);
+	}
+	if (finding.rule === '@n8n/community-nodes/no-runtime-dependencies') {
+		return finding.file === 'package.json' && Object.keys(packageJson.dependencies ?? {}).join() === 'form-data';
+	}
+	return false;
+}
+
+function describeAll(findings: ScanFinding[]): string[] {
+	return findings.map((finding) => `${finding.file}:${finding.line} ${finding.rule}: ${finding.message}`);
+}
+
+function readPackageJson(dir: string) {
+	return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+}
+
+function flaggedFiles(findings: ScanFinding[], rule: string): string[] {
+	return [...new Set(findings.filter((finding) => finding.rule === rule).map((finding) => finding.file))].sort();
+}
+
+beforeAll(async () => {
+	scanner = await ensureScanner();
+	tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-scan-'));
+	const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: REPO, encoding: 'utf8' })) as Array<{ filename: string }>;
+	tarballDir = path.join(tmp, 'package');
+	fs.mkdirSync(tarballDir);
+	execFileSync('tar', ['-xzf', path.join(tmp, path.basename(packed[0].filename)), '-C', tarballDir, '--strip-components=1']);
+}, 10 * 60_000);
+
+afterAll(() => {
+	if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+it('source leg (SOURCE_FILE_PATTERNS): only the form-data findings, one per importing file', async () => {
+	const result = await scanPackage(scanner, REPO, 'source');
+	expect(result.passed).toBe(false);
+	const others = result.findings.filter((finding) => !isFormDataFinding(finding, readPackageJson(REPO)));
+	expect(describeAll(others)).toEqual([]);
+	expect(result.findings.every((finding) => finding.severity === 'error')).toBe(true);
+	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual(
+		filesMatching(REPO, ['nodes', 'credentials'], '.ts', /^import .*from 'form-data';$/m),
+	);
+	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-runtime-dependencies')).toEqual(['package.json']);
+});
+
+it('tarball leg (**/*.js, package.json): only the form-data findings, one per compiled require', async () => {
+	const result = await scanPackage(scanner, tarballDir, TARBALL_FILE_PATTERNS);
+	expect(result.passed).toBe(false);
+	const others = result.findings.filter((finding) => !isFormDataFinding(finding, readPackageJson(tarballDir)));
+	expect(describeAll(others)).toEqual([]);
+	expect(result.findings.every((finding) => finding.severity === 'error')).toBe(true);
+	const requiring = filesMatching(tarballDir, ['dist'], '.js', /require\("form-data"\)/);
+	expect(requiring.length).toBeGreaterThan(0);
+	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual(requiring);
+	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-runtime-dependencies')).toEqual(['package.json']);
+});
+
+it('a canary: the same tarball plus one file with a console call is caught, and not as form-data', async () => {
+	const canary = path.join(tmp, 'canary');
+	fs.cpSync(tarballDir, canary, { recursive: true });
+	const canaryFile = path.join('dist', 'nodes', 'Canary', 'canary.js');
+	fs.mkdirSync(path.dirname(path.join(canary, canaryFile)), { recursive: true });
+	fs.writeFileSync(path.join(canary, canaryFile), "'use strict';\nconsole.log('the scanner must see this');\n");
+
+	const result = await scanPackage(scanner, canary, TARBALL_FILE_PATTERNS);
+	const canaryFindings = result.findings.filter((finding) => finding.file === canaryFile);
+	expect(canaryFindings.map((finding) => [finding.rule, finding.line])).toEqual([['no-console', 2]]);
+	expect(canaryFindings.some((finding) => isFormDataFinding(finding, readPackageJson(canary)))).toBe(false);
+	// The rest is the package's own, unchanged.
+	const base = await scanPackage(scanner, tarballDir, TARBALL_FILE_PATTERNS);
+	expect(describeAll(result.findings.filter((finding) => finding.file !== canaryFile))).toEqual(describeAll(base.findings));
+});
