@@ -441,10 +441,22 @@ async function rest(s: Session, method: string, urlPath: string, body?: unknown)
 
 /** The Faseeh node types the editor would list (`/types/nodes.json`, regenerated on install). */
 async function faseehTypes(s: Session): Promise<string[]> {
-	const res = await fetch(`${s.url}/types/nodes.json`, { headers: { cookie: s.cookie, 'browser-id': s.browserId } });
-	if (!res.ok) throw new Error(`GET /types/nodes.json: HTTP ${res.status}`);
-	const types = (await res.json()) as Array<{ name: string }>;
-	return [...new Set(types.map((t) => t.name).filter((name) => name.startsWith(`${PACKAGE}.`)))].sort();
+	// n8n rewrites the file right after an install or update: a read in the middle of that gets a
+	// cut-off JSON (seen on 1.123.81), so read again until it parses.
+	for (let attempt = 1; ; attempt++) {
+		const res = await fetch(`${s.url}/types/nodes.json`, { headers: { cookie: s.cookie, 'browser-id': s.browserId } });
+		if (!res.ok) throw new Error(`GET /types/nodes.json: HTTP ${res.status}`);
+		const text = await res.text();
+		let types: Array<{ name: string }>;
+		try {
+			types = JSON.parse(text) as Array<{ name: string }>;
+		} catch (error) {
+			if (attempt >= 20) throw error;
+			await new Promise((resolve) => setTimeout(resolve, 500));
+			continue;
+		}
+		return [...new Set(types.map((t) => t.name).filter((name) => name.startsWith(`${PACKAGE}.`)))].sort();
+	}
 }
 
 interface WorkflowRun {
