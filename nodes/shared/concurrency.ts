@@ -48,12 +48,8 @@ export class RequestGate {
 	/** Slots kept by items until they finish: item index -> the slot's ticket and how to free it. */
 	private readonly kept = new Map<number, { ticket: number; free: () => void }>();
 
-	constructor(readonly maxLimit: number) {
-		this.limit = Math.max(1, Math.floor(maxLimit));
-	}
-
-	get currentLimit(): number {
-		return this.limit;
+	constructor(concurrency: number) {
+		this.limit = Math.max(1, Math.floor(concurrency));
 	}
 
 	get isClosed(): boolean {

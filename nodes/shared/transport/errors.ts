@@ -168,6 +168,11 @@ export function networkError(
 	return error;
 }
 
+/** True for errors built here from a Faseeh answer with this HTTP status. */
+export function isFaseehStatus(error: unknown, status: number): error is NodeApiError {
+	return error instanceof NodeApiError && error.httpCode === String(status);
+}
+
 /** True for an error built by networkError: no (complete) answer came from Faseeh. */
 export function isNoAnswer(error: unknown): boolean {
 	return error instanceof NodeApiError && error.context.noAnswer === true;

@@ -1,6 +1,6 @@
 import type FormData from 'form-data';
 import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, ILoadOptionsFunctions } from 'n8n-workflow';
-import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
 
 import { closePartStreams } from '../binary';
 import { GateClosedError, requestGateFor } from '../concurrency';
@@ -15,7 +15,7 @@ import {
 	waitUnlessAborted,
 } from './retry';
 
-export { parseFaseehError } from './errors';
+export { isFaseehStatus, parseFaseehError } from './errors';
 export { DEFAULT_RATE_LIMIT_WAIT_SECONDS, MAX_RETRIES, parseRetryAfter } from './retry';
 
 export const CREDENTIAL_TYPE = 'faseehApi';
@@ -313,9 +313,4 @@ function audioBody(context: FaseehContext, response: FullResponse, itemIndex?: n
 		'Expected an audio answer from Faseeh.',
 		{ statusCode: response.statusCode, itemIndex },
 	);
-}
-
-/** True for errors built by this transport from a Faseeh answer with this HTTP status. */
-export function isFaseehStatus(error: unknown, status: number): error is NodeApiError {
-	return error instanceof NodeApiError && error.httpCode === String(status);
 }
