@@ -96,9 +96,17 @@ export class FaseehApi implements ICredentialType {
 		return requestOptions;
 	}
 
-	// GET /models is cheap, needs the key and spends nothing from the wallet.
+	// GET /models is cheap, needs the key and spends nothing from the wallet. Redirects are not
+	// followed: n8n's HTTP client keeps custom headers such as x-api-key on a redirect to another
+	// host (it strips only Authorization and Cookie), so following one would hand the key to
+	// whatever host the Location names, possibly over plain http. A 3xx fails the test instead.
 	test: ICredentialTestRequest = {
+		rules: REDIRECT_STATUSES.map((status) => ({
+			type: 'responseCode' as const,
+			properties: { value: status, message: redirectMessage(status) },
+		})),
 		request: {
+			disableFollowRedirect: true,
 			baseURL:
 				'={{($credentials.baseUrl === "custom" ? String($credentials.customBaseUrl ?? "") : String($credentials.baseUrl || "' +
 				DEFAULT_BASE_URL +
@@ -107,6 +115,17 @@ export class FaseehApi implements ICredentialType {
 			method: 'GET',
 		},
 	};
+}
+
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
+
+/** What the credential test says when the Base URL answers a redirect (never followed with the key). */
+export function redirectMessage(status: number): string {
+	return (
+		`The Base URL answered a redirect (HTTP ${status}): the test does not follow it, because the API key would go ` +
+		'with it to the host it names. Use the final URL as the Base URL (for example https instead of http, or the ' +
+		'proxy’s real address), or choose one of the listed Faseeh hosts.'
+	);
 }
 
 /** The absolute URL a request goes to (its url, resolved against its baseURL). */

@@ -190,6 +190,23 @@ it('saving a credential tests it over https or loopback only: the key never goes
 		expect(insecure.message).toMatch(/must use https/);
 		expect(insecure.message).not.toContain(TEST_API_KEY);
 		expect(received).toBe(0);
+		// A custom Base URL that redirects: the test stops at the 3xx and says why; the host the
+		// Location names (a second loopback name, which the key could otherwise reach) gets nothing.
+		const redirectTarget = `http://localhost:${trapPort}/api/v1/models`;
+		const redirector = http.createServer((req, res) => {
+			res.writeHead(302, { location: redirectTarget }).end();
+		});
+		await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+		try {
+			const redirectPort = (redirector.address() as AddressInfo).port;
+			const redirected = await test({ baseUrl: 'custom', customBaseUrl: `http://127.0.0.1:${redirectPort}/api/v1` });
+			expect(redirected.status).toBe('Error');
+			expect(redirected.message).toMatch(/redirect \(HTTP 302\).*does not follow it/);
+			expect(redirected.message).not.toContain(TEST_API_KEY);
+			expect(received).toBe(0);
+		} finally {
+			await new Promise((resolve) => redirector.close(resolve));
+		}
 		// The same test passes against the sandbox: as a custom URL, and as a URL saved with the old text field.
 		expect(await test({ baseUrl: 'custom', customBaseUrl: sandbox.baseUrl })).toMatchObject({ status: 'OK' });
 		expect(await test({ baseUrl: sandbox.baseUrl })).toMatchObject({ status: 'OK' });

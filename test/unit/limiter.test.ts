@@ -207,15 +207,73 @@ describe('the account registry', () => {
 
 describe('parseConcurrencyMaximum', () => {
 	it.each([
-		['Concurrency limit exceeded. Current: 3, Maximum: 2', 2],
-		['Concurrency limit exceeded. Current: 11, Maximum: 10', 10],
-		['concurrency limit exceeded (current 6 / max 5)', 5],
-		['Too many concurrent requests: maximum allowed is 5', 5],
-		['Rate limit exceeded', undefined],
-		['Maximum: 0', undefined],
-		[undefined, undefined],
-	])('%s → %s', (message, expected) => {
-		expect(parseConcurrencyMaximum(message)).toBe(expected);
+		['Concurrency limit exceeded. Current: 3, Maximum: 2', undefined, 2],
+		['Concurrency limit exceeded. Current: 11, Maximum: 10', 42901, 10],
+		['concurrency limit exceeded (current 6 / max 5)', undefined, 5],
+		// Faseeh's code makes any wording its concurrency answer; without it only the documented shape counts.
+		['Too many concurrent requests: maximum allowed is 5', 42901, 5],
+		['Too many concurrent requests: maximum allowed is 5', '42901', 5],
+		['Too many concurrent requests: maximum allowed is 5', undefined, undefined],
+		['Rate limit: max 60 requests per minute', undefined, undefined],
+		['Rate limit: max 60 requests per minute', 429, undefined],
+		['Rate limit exceeded', 42901, undefined],
+		['Maximum: 0', 42901, undefined],
+		[undefined, 42901, undefined],
+	])('%s (code %s) → %s', (message, code, expected) => {
+		expect(parseConcurrencyMaximum(message, code)).toBe(expected);
+	});
+});
+
+describe('what a 429 teaches', () => {
+	/** Runs `rounds` of full batches, each request succeeding unless `refuse(n)` says it gets a 429. */
+	async function drive(limiter: AccountLimiter, requests: number, refuse: (n: number) => number | undefined | false) {
+		let maxInFlight = 0;
+		for (let n = 0; n < requests; n++) {
+			const permit = await limiter.acquire(n);
+			maxInFlight = Math.max(maxInFlight, limiter.inFlight);
+			const maximum = refuse(n);
+			if (maximum === false) permit.succeeded();
+			else permit.rateLimited(maximum);
+		}
+		return maxInFlight;
+	}
+
+	it('a gateway’s "max 60 requests per minute" never lifts an unset plan above the default', async () => {
+		const limiter = new AccountLimiter(undefined);
+		(await limiter.acquire(0)).rateLimited(parseConcurrencyMaximum('Rate limit: max 60 requests per minute', undefined));
+		// 100 requests always waiting; whatever is granted succeeds, 5,000 times in all.
+		const granted: LimiterPermit[] = [];
+		let ticket = 1;
+		let successes = 0;
+		let maxInFlight = 0;
+		const request = () => void limiter.acquire(ticket++).then((permit) => granted.push(permit));
+		for (let i = 0; i < 100; i++) request();
+		while (successes < 5_000) {
+			await settle();
+			maxInFlight = Math.max(maxInFlight, limiter.inFlight);
+			for (const permit of granted.splice(0)) {
+				permit.succeeded();
+				successes++;
+				request();
+			}
+		}
+		expect(maxInFlight).toBe(UNKNOWN_PLAN_LIMIT);
+		expect(limiter.currentLimit).toBe(UNKNOWN_PLAN_LIMIT);
+	});
+
+	it('a learned maximum above the declared plan or the unknown-plan default is ignored', async () => {
+		const basic = new AccountLimiter(2);
+		await drive(basic, 1, () => 60);
+		expect(basic.currentLimit).toBeLessThanOrEqual(2);
+		const unset = new AccountLimiter(undefined);
+		await drive(unset, 1, () => 33);
+		await drive(unset, 5_000, () => false);
+		expect(unset.currentLimit).toBe(UNKNOWN_PLAN_LIMIT);
+		// A maximum below the default still lowers it at once.
+		await drive(unset, 1, () => 3);
+		expect(unset.currentLimit).toBe(3);
+		await drive(unset, 5_000, () => false);
+		expect(unset.currentLimit).toBe(3);
 	});
 });
 

@@ -275,6 +275,41 @@ describe('429 answers', () => {
 	});
 });
 
+describe('a batch that stops', () => {
+	it('does not wait out another item’s back-off: a 400 during a Retry-After of 8 s fails the node at once', async () => {
+		// Item 0 is refused (429, Retry-After 8); item 1 is answered 400 after 100 ms. The batch stops
+		// on item 1's error: item 0's wait ends then, not 8 s later, and item 0 is not sent again.
+		const arrivals: string[] = [];
+		const server = http.createServer((req, res) => {
+			const chunks: Buffer[] = [];
+			req.on('data', (chunk: Buffer) => chunks.push(chunk));
+			req.on('end', () => {
+				const text = String((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { text?: string }).text);
+				arrivals.push(text);
+				const json = (status: number, body: object, headers: Record<string, string> = {}) => {
+					res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+				};
+				if (text.endsWith(' 0')) {
+					json(429, { errorCode: 42901, errorMessage: 'Concurrency limit exceeded. Current: 2, Maximum: 2' }, { 'Retry-After': '8' });
+				} else {
+					setTimeout(() => json(400, { errorCode: 40001, errorMessage: 'Text must contain at least 3 words' }), 100);
+				}
+			});
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		servers.push(server);
+		const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+		const sandbox = await sandboxWith();
+		const started = Date.now();
+		const result = await runAgainst(sandbox, new Faseeh(), speechParameters({ concurrency: 2 }), cloneItems(2), { baseUrl });
+		const elapsedMs = Date.now() - started;
+		expect(result.error?.message).toMatch(/at least 3 words/);
+		expect((result.error as NodeApiError).context.itemIndex).toBe(1);
+		expect(elapsedMs).toBeLessThan(3_000);
+		expect(arrivals.filter((text) => text.endsWith(' 0'))).toHaveLength(1);
+	});
+});
+
 describe('retries', () => {
 	it.each([500, 502, 503])('never retries a clone after HTTP %i (it may have been created)', async (status) => {
 		const sandbox = await sandboxWith();

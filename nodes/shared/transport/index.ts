@@ -139,8 +139,8 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 		}
 
 		if (response?.statusCode === 429) {
-			const { message } = parseFaseehError(response.body);
-			permit?.rateLimited(parseConcurrencyMaximum(message));
+			const { message, code } = parseFaseehError(response.body);
+			permit?.rateLimited(parseConcurrencyMaximum(message, code));
 			slot?.release();
 			const now = Date.now();
 			firstRefusedAt ??= now;
@@ -153,7 +153,7 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 				});
 			}
 			rateLimitAttempts++;
-			await waitOrCancel(this, Math.min(remainingMs, retryDelayMs(rateLimitAttempts, retryAfter)), cancelSignal, itemIndex);
+			await waitOrCancel(this, Math.min(remainingMs, retryDelayMs(rateLimitAttempts, retryAfter)), cancelSignal, gate, itemIndex);
 			continue;
 		}
 		if (response) permit?.succeeded();
@@ -176,7 +176,7 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 		if (retryable) {
 			slot?.release();
 			serverRetries++;
-			await waitOrCancel(this, retryDelayMs(serverRetries), cancelSignal, itemIndex);
+			await waitOrCancel(this, retryDelayMs(serverRetries), cancelSignal, gate, itemIndex);
 			continue;
 		}
 		slot?.keepUntilItemFinished();
@@ -215,8 +215,21 @@ async function sendOnce(
 	return (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, options)) as FullResponse;
 }
 
-async function waitOrCancel(context: FaseehContext, ms: number, signal: AbortSignal | undefined, itemIndex?: number) {
-	if (!(await waitUnlessAborted(ms, signal))) throw cancelledWhileWaiting(context, itemIndex);
+/**
+ * A back-off wait (after a 429 or a retried failure; the request's slots are already given back).
+ * It ends early when the execution is cancelled, and when the batch stops because another item
+ * failed: that item's error is then the node's, without waiting out this one's Retry-After.
+ */
+async function waitOrCancel(
+	context: FaseehContext,
+	ms: number,
+	cancelSignal: AbortSignal | undefined,
+	gate: { closedSignal: AbortSignal; isClosed: boolean } | undefined,
+	itemIndex?: number,
+) {
+	if (await waitUnlessAborted(ms, [cancelSignal, gate?.closedSignal])) return;
+	if (gate?.isClosed && !cancelSignal?.aborted) throw new GateClosedError();
+	throw cancelledWhileWaiting(context, itemIndex);
 }
 
 function cancelledWhileWaiting(context: FaseehContext, itemIndex?: number): NodeOperationError {

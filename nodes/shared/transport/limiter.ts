@@ -9,8 +9,9 @@ import { createHash, randomBytes } from 'crypto';
  * - Slots are handed out first come, first served across executions. A request keeps the place of
  *   its first try when it retries after a 429, so waiting longer never moves it back.
  * - The plan's limit (credential field) is a hard cap: one process never sends more. Without it
- *   the limiter starts at UNKNOWN_PLAN_LIMIT and learns: a 429's message says "Maximum: N", and
- *   each 429 lowers the limit by one (once per round of requests sent at that limit).
+ *   the limiter starts at UNKNOWN_PLAN_LIMIT and learns: Faseeh's concurrency 429 (code 42901 or
+ *   "Current: N, Maximum: M") says the maximum, which can only lower the cap, and each 429 lowers
+ *   the limit by one (once per round of requests sent at that limit).
  * - 429s can still come from other processes using the same key (queue-mode workers, other
  *   instances): the limiter lowers its limit on them and raises it again slowly, one slot after
  *   SUCCESSES_PER_RAISE × limit successes, never above the plan.
@@ -157,9 +158,10 @@ export class AccountLimiter {
 		}
 	}
 
+	/** The plan (or UNKNOWN_PLAN_LIMIT without one), lowered by what a 429 said, never raised by it. */
 	private computeCeiling(): number {
-		const known = [this.planLimit, this.learnedMaximum].filter((value): value is number => value !== undefined);
-		return known.length > 0 ? Math.max(1, Math.min(...known)) : UNKNOWN_PLAN_LIMIT;
+		const cap = this.planLimit ?? UNKNOWN_PLAN_LIMIT;
+		return Math.max(1, Math.min(cap, this.learnedMaximum ?? cap));
 	}
 }
 
@@ -247,14 +249,22 @@ export function resetAccountLimiters(): void {
 	limiters.clear();
 }
 
+/** Faseeh's error code for "too many concurrent requests for the plan" (its 429). */
+export const CONCURRENCY_LIMIT_CODE = 42901;
+
 /**
- * Reads the account maximum from a 429 message, leniently: Faseeh documents that it carries the
- * current and maximum values ("Concurrency limit exceeded. Current: 3, Maximum: 2") but not the
- * exact wording.
+ * Reads the account maximum from a 429, and only from Faseeh's concurrency answer: its code 42901
+ * (then the wording may vary: "maximum allowed is 5"), or, without a code, the documented shape
+ * "Current: 3, Maximum: 2". Any other 429 text (a gateway's "max 60 requests per minute") teaches
+ * nothing; the limiter then only steps down by one. What is learned is never above the plan or
+ * UNKNOWN_PLAN_LIMIT (see AccountLimiter.computeCeiling).
  */
-export function parseConcurrencyMaximum(message: string | undefined): number | undefined {
+export function parseConcurrencyMaximum(message: string | undefined, code?: string | number): number | undefined {
 	if (!message) return undefined;
-	const match = /max(?:imum)?\b\D{0,20}?(\d{1,4})/i.exec(message);
+	const match =
+		Number(code) === CONCURRENCY_LIMIT_CODE
+			? /max(?:imum)?\b\D{0,20}?(\d{1,4})/i.exec(message)
+			: /\bcurrent\W{0,3}\d{1,4}\W{1,5}max(?:imum)?\W{0,3}(\d{1,4})\b/i.exec(message);
 	if (!match) return undefined;
 	const value = Number(match[1]);
 	return value >= 1 ? value : undefined;

@@ -30,24 +30,30 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 }
 
 /**
- * Waits `ms`; resolves false at once if the signal aborts (true after a full wait). n8n 2.x's
- * `sleep(ms, signal)` clears its timer on abort; 1.x's ignores the signal, so the abort is also
- * raced here (on 1.x the timer then runs out unobserved).
+ * Waits `ms`; resolves false at once if any of the signals aborts (true after a full wait). n8n
+ * 2.x's `sleep(ms, signal)` clears its timer on abort; 1.x's ignores the signal, so the abort is
+ * also raced here (on 1.x the timer then runs out unobserved).
  */
-export async function waitUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-	if (signal?.aborted) return false;
-	if (!signal) {
+export async function waitUnlessAborted(
+	ms: number,
+	signals: AbortSignal | ReadonlyArray<AbortSignal | undefined> | undefined,
+): Promise<boolean> {
+	const watched = (Array.isArray(signals) ? signals : [signals]).filter(
+		(signal): signal is AbortSignal => signal !== undefined,
+	);
+	if (watched.some((signal) => signal.aborted)) return false;
+	if (watched.length === 0) {
 		await sleep(ms);
 		return true;
 	}
-	let onAbort: (() => void) | undefined;
-	const aborted = new Promise<boolean>((resolve) => {
-		onAbort = () => resolve(false);
-		signal.addEventListener('abort', onAbort, { once: true });
-	});
+	const stop = new AbortController();
+	const onAbort = () => stop.abort();
+	for (const signal of watched) signal.addEventListener('abort', onAbort, { once: true });
+	const aborted = new Promise<boolean>((resolve) => stop.signal.addEventListener('abort', () => resolve(false), { once: true }));
 	try {
-		return await Promise.race([sleep(ms, signal).then(() => true, () => false), aborted]);
+		return await Promise.race([sleep(ms, stop.signal).then(() => true, () => false), aborted]);
 	} finally {
-		signal.removeEventListener('abort', onAbort as () => void);
+		for (const signal of watched) signal.removeEventListener('abort', onAbort);
+		stop.abort();
 	}
 }
