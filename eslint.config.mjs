@@ -1,6 +1,7 @@
 // n8n's rule sets for community nodes (the same ones @n8n/node-cli and the verification scanner
 // apply), with exactly one exception: the design card keeps `form-data` as the package's one runtime
-// dependency so uploads stream from n8n's binary store (see README, "Why form-data"). Two rules
+// dependency so uploads stream from n8n's binary store (see README, "Why form-data"), plus Node's
+// own `stream` and `events` modules (NODE_BUILTINS). Two rules
 // are wrapped so that only their reports about `form-data` are dropped; everything else they check
 // still fails the lint.
 import eslint from '@eslint/js';
@@ -9,6 +10,9 @@ import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
 import tseslint from 'typescript-eslint';
 
 const CARD_RUNTIME_DEPENDENCY = 'form-data';
+// Node's own stream and events modules: speech is written to n8n's binary store as a stream while it
+// is encoded (bounded memory), and a batch's stop signal has many listeners. Both ship with Node.
+const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
 
 /** Runs `rule` but drops the reports `isAllowed` accepts. */
 function allowing(rule, isAllowed) {
@@ -28,7 +32,7 @@ const cardExceptions = {
 	rules: {
 		'no-restricted-imports': allowing(
 			communityRules['no-restricted-imports'],
-			(report) => report.data?.modulePath === CARD_RUNTIME_DEPENDENCY,
+			(report) => report.data?.modulePath === CARD_RUNTIME_DEPENDENCY || NODE_BUILTINS.includes(report.data?.modulePath),
 		),
 		'no-runtime-dependencies': allowing(communityRules['no-runtime-dependencies'], (report) => {
 			const names = report.node?.value?.properties?.map((property) => property.key?.value) ?? [];

@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 import { takeTicket } from './transport/limiter';
 
 /** Thrown to requests still waiting for a slot when the batch stops (a failure, a cancel). */
@@ -39,7 +41,7 @@ interface Waiter {
 export class RequestGate {
 	private active = 0;
 	private readonly limit: number;
-	private readonly closer = new AbortController();
+	private readonly closer = gateCloser();
 	/** Every item below this index has had its turn (sent a first request, or finished). */
 	private nextTurn = 0;
 	/** Items at or above nextTurn that have had their turn already. */
@@ -153,3 +155,13 @@ export function requestGateFor(context: object): RequestGate | undefined {
 }
 
 export const MAX_CONCURRENCY = 10;
+
+/**
+ * The batch's stop signal. Every request of the batch that waits (for an account slot, or out a
+ * back-off) listens to it, so more than Node's default of 10 listeners is normal, not a leak.
+ */
+function gateCloser(): AbortController {
+	const controller = new AbortController();
+	setMaxListeners(0, controller.signal);
+	return controller;
+}
