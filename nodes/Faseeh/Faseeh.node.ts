@@ -62,7 +62,7 @@ export class Faseeh implements INodeType {
 						name: 'Generate',
 						value: 'generate',
 						action: 'Generate speech from text',
-						description: 'Speak Arabic text with a Faseeh voice and return a WAV file',
+						description: 'Speak Arabic text with a Faseeh voice and return a WAV, MP3 or OGG/Opus file',
 					},
 				],
 				default: 'generate',

@@ -109,26 +109,158 @@ export function rawPcmToWav(pcm: Buffer, mimeType: string, defaults: PcmFormat =
 	return wrapPcmAsWav(littleEndian, format);
 }
 
-/** An audio answer as a WAV file (ready to play, or to send as the clone's voice_file) and its length. */
-export interface WavAudio {
-	wav: Buffer;
-	durationSeconds: number;
+/** What a RIFF/WAVE file's chunks say (any chunk order, any extra chunks before `data`). */
+export interface WavInfo {
+	/** 1 = PCM, 3 = float, 0xFFFE = extensible (see `pcm`). */
+	formatTag: number;
+	/** Integer PCM (plain, or extensible with the PCM sub-format). */
+	pcm: boolean;
+	channels: number;
+	sampleRate: number;
+	bitsPerSample: number;
+	byteRate: number;
+	dataOffset: number;
+	/** The data chunk's length, cut to what the buffer holds (streamed WAVs often say 0 or 0xFFFFFFFF). */
+	dataLength: number;
 }
 
-/** Raw PCM (the documented answer) is wrapped; an answer that already is a WAV is kept. */
-export function toWav(audio: Buffer, contentType: string): WavAudio {
-	const isWav = audio.subarray(0, 4).toString('latin1') === 'RIFF';
-	if (isWav || !isRawPcmMimeType(contentType)) {
-		return { wav: audio, durationSeconds: wavDurationSeconds(audio) };
+/** Walks a WAV's chunks; undefined when it is not a WAV or has no `fmt ` and `data` chunk. */
+export function parseWav(wav: Buffer): WavInfo | undefined {
+	if (wav.length < 12 || wav.toString('latin1', 0, 4) !== 'RIFF' || wav.toString('latin1', 8, 12) !== 'WAVE') {
+		return undefined;
 	}
-	const wav = rawPcmToWav(audio, contentType);
-	return { wav, durationSeconds: wavDurationSeconds(wav) };
+	let fmt: Omit<WavInfo, 'dataOffset' | 'dataLength'> | undefined;
+	let offset = 12;
+	while (offset + 8 <= wav.length) {
+		const id = wav.toString('latin1', offset, offset + 4);
+		const size = wav.readUInt32LE(offset + 4);
+		const body = offset + 8;
+		if (id === 'fmt ' && body + 16 <= wav.length) {
+			const formatTag = wav.readUInt16LE(body);
+			// WAVE_FORMAT_EXTENSIBLE: the sub-format GUID starts with the real format tag.
+			const subFormat = formatTag === 0xfffe && size >= 40 && body + 26 <= wav.length ? wav.readUInt16LE(body + 24) : formatTag;
+			fmt = {
+				formatTag,
+				pcm: subFormat === 1,
+				channels: wav.readUInt16LE(body + 2),
+				sampleRate: wav.readUInt32LE(body + 4),
+				byteRate: wav.readUInt32LE(body + 8),
+				bitsPerSample: wav.readUInt16LE(body + 14),
+			};
+		} else if (id === 'data') {
+			if (!fmt) return undefined;
+			const available = wav.length - body;
+			const dataLength = size === 0 || size > available ? available : size;
+			return { ...fmt, dataOffset: body, dataLength };
+		}
+		offset = body + size + (size % 2); // chunks are padded to an even length
+	}
+	return undefined;
 }
 
-/** Duration from a canonical WAV header; 0 when the header is not one. */
+/** Duration from a WAV's own chunks (any header length); 0 when it is not a WAV. */
 export function wavDurationSeconds(wav: Buffer): number {
-	if (wav.length < 44 || wav.toString('latin1', 0, 4) !== 'RIFF') return 0;
-	const byteRate = wav.readUInt32LE(28);
-	const dataSize = Math.min(wav.readUInt32LE(40), wav.length - 44);
-	return byteRate > 0 ? Math.round((dataSize / byteRate) * 1000) / 1000 : 0;
+	const info = parseWav(wav);
+	if (!info || info.byteRate <= 0) return 0;
+	return Math.round((info.dataLength / info.byteRate) * 1000) / 1000;
+}
+
+/**
+ * An audio answer, decided by its content: 16-bit PCM (from a PCM WAV, or headerless) that the
+ * node can wrap or encode, or another container (MP3, Ogg, FLAC, a float WAV...) kept as it is.
+ */
+export type AudioAnswer =
+	| { kind: 'pcm'; pcm: Buffer; sampleRate: number; channels: number }
+	| { kind: 'encoded'; data: Buffer; format: string; mimeType: string; extension: string; durationSeconds?: number };
+
+const EXTENSIONS: Record<string, string> = {
+	wav: 'wav',
+	ogg: 'ogg',
+	flac: 'flac',
+	mp3: 'mp3',
+	m4a: 'm4a',
+	webm: 'webm',
+	aac: 'aac',
+};
+
+/** Labels that say nothing reliable about headerless bytes: they are read as Faseeh's raw PCM. */
+const HEADERLESS_LABELS = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream', ''];
+
+/**
+ * Reads an audio answer by its bytes first, its Content-Type second:
+ * - a RIFF/WAVE with 16-bit integer PCM gives its samples and its own rate (chunks walked, so a
+ *   longer header or an odd chunk order is fine); any other WAV is kept as it is;
+ * - MP3, Ogg, FLAC, M4A, WebM and AAC (recognised by their signatures) are kept with their own type;
+ * - bytes with no signature are headerless PCM when labelled raw PCM (audio/raw, audio/L16 (big
+ *   endian), audio/pcm), WAV or octet-stream: the rate is the one the label names, else
+ *   `assumedSampleRate` (what the request asked for), else 24 kHz; mono unless the label says;
+ * - any other audio label on unrecognised bytes is trusted as that type.
+ * Throws a plain Error (the transport turns it into its answer error) for bytes that are known not
+ * to be audio.
+ */
+export function readAudioAnswer(audio: Buffer, contentType: string, assumedSampleRate?: number): AudioAnswer {
+	const sniffed = sniffFormat(audio.subarray(0, SNIFF_BYTES));
+	if (sniffed && !sniffed.audio) throw new Error(`the answer is ${sniffed.mimeType}, not audio`);
+	if (sniffed?.format === 'wav') {
+		const info = parseWav(audio);
+		if (info?.pcm && info.bitsPerSample === 16 && info.channels >= 1) {
+			const frame = 2 * info.channels;
+			const length = info.dataLength - (info.dataLength % frame);
+			return {
+				kind: 'pcm',
+				pcm: audio.subarray(info.dataOffset, info.dataOffset + length),
+				sampleRate: info.sampleRate,
+				channels: info.channels,
+			};
+		}
+		return { kind: 'encoded', data: audio, format: 'wav', mimeType: 'audio/wav', extension: 'wav', durationSeconds: wavDurationSeconds(audio) };
+	}
+	if (sniffed) {
+		return { kind: 'encoded', data: audio, format: sniffed.format, mimeType: sniffed.mimeType, extension: EXTENSIONS[sniffed.format] ?? 'bin' };
+	}
+	const base = contentType.split(';')[0].trim().toLowerCase();
+	if (isRawPcmMimeType(contentType) || HEADERLESS_LABELS.includes(base)) {
+		const named = rawPcmFormat(contentType, { ...FASEEH_PCM_FORMAT, sampleRate: assumedSampleRate ?? FASEEH_PCM_FORMAT.sampleRate });
+		const frame = 2 * Math.max(1, named.channels);
+		let pcm = audio.subarray(0, audio.length - (audio.length % frame));
+		if (named.bigEndian) {
+			pcm = Buffer.from(pcm);
+			pcm.swap16();
+		}
+		return { kind: 'pcm', pcm, sampleRate: named.sampleRate, channels: Math.max(1, named.channels) };
+	}
+	const subtype = base.split('/')[1] ?? 'bin';
+	const extension = { mpeg: 'mp3', mp3: 'mp3', ogg: 'ogg', opus: 'opus', flac: 'flac', mp4: 'm4a', aac: 'aac', webm: 'webm' }[subtype] ?? 'bin';
+	return { kind: 'encoded', data: audio, format: extension, mimeType: base, extension };
+}
+
+/** An audio answer as a file: PCM wrapped as WAV, anything else kept as it came. */
+export interface AudioFile {
+	data: Buffer;
+	mimeType: string;
+	extension: string;
+	durationSeconds: number;
+	/** The PCM's rate, when the answer was PCM. */
+	sampleRate?: number;
+}
+
+export function answerAsFile(answer: AudioAnswer): AudioFile {
+	if (answer.kind === 'pcm') {
+		const wav = wrapPcmAsWav(answer.pcm, { sampleRate: answer.sampleRate, channels: answer.channels, bitsPerSample: 16 });
+		return { data: wav, mimeType: 'audio/wav', extension: 'wav', durationSeconds: wavDurationSeconds(wav), sampleRate: answer.sampleRate };
+	}
+	return { data: answer.data, mimeType: answer.mimeType, extension: answer.extension, durationSeconds: answer.durationSeconds ?? 0 };
+}
+
+/** Mixes interleaved 16-bit PCM down to mono (a copy); mono is returned as it is. */
+export function downmixToMono(pcm: Buffer, channels: number): Buffer {
+	if (channels <= 1) return pcm;
+	const frames = Math.floor(pcm.length / (2 * channels));
+	const mono = Buffer.alloc(frames * 2);
+	for (let frame = 0; frame < frames; frame++) {
+		let sum = 0;
+		for (let channel = 0; channel < channels; channel++) sum += pcm.readInt16LE((frame * channels + channel) * 2);
+		mono.writeInt16LE(Math.round(sum / channels), frame * 2);
+	}
+	return mono;
 }

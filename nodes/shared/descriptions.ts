@@ -113,7 +113,7 @@ export const rateLimitWaitOption: INodeProperties = {
 	typeOptions: { minValue: 0 },
 	default: DEFAULT_RATE_LIMIT_WAIT_SECONDS,
 	description:
-		'Seconds to keep retrying a request that Faseeh refused with 429 (plan limit reached: refused, not processed) before the item fails. Waits are jittered and end when the execution is cancelled.',
+		'Seconds a request may wait for the account before the item fails: in the queue for a free slot of the plan (shared with every execution of this n8n) and retrying 429 answers (refused, not processed), in all. Waits are jittered and end when the execution is cancelled.',
 };
 
 export const retryOnServerErrorOption: INodeProperties = {

@@ -1,7 +1,7 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
-import { toWav } from './audio';
-import type { WavAudio } from './audio';
+import { answerAsFile } from './audio';
+import type { AudioFile } from './audio';
 import type { AudioInput } from './binary';
 import { appendAudioPart, multipartBody } from './binary';
 import { API_PATHS, faseehAudio, plainDecimal } from './transport';
@@ -19,13 +19,14 @@ export interface PreviewRequest {
 
 /**
  * Sends POST /voices/preview (multipart: text, similarity, model_id, optional speed, file) and
- * returns the answer as WAV: Faseeh answers headerless PCM16 LE, 24 kHz, mono.
+ * returns the answer as a file: Faseeh answers headerless PCM16 LE, 24 kHz, mono, wrapped as WAV;
+ * a real container (a WAV, an MP3...) is kept with its own type.
  */
 export async function requestVoicePreview(
 	this: IExecuteFunctions,
 	itemIndex: number,
 	request: PreviewRequest,
-): Promise<WavAudio> {
+): Promise<AudioFile> {
 	const buildForm = async () =>
 		await multipartBody(async (form) => {
 			form.append('text', request.text);
@@ -35,7 +36,7 @@ export async function requestVoicePreview(
 			await appendAudioPart.call(this, form, 'file', request.recording, itemIndex);
 		});
 
-	const { audio, contentType } = await faseehAudio.call(this, {
+	const { answer } = await faseehAudio.call(this, {
 		method: 'POST',
 		path: API_PATHS.voicePreview,
 		body: buildForm,
@@ -43,5 +44,5 @@ export async function requestVoicePreview(
 		timeoutSeconds: request.timeoutSeconds,
 		itemIndex,
 	});
-	return toWav(audio, contentType);
+	return answerAsFile(answer);
 }

@@ -44,7 +44,11 @@ export class FaseehSandbox {
 		this.opts = options;
 		this.apiKey = options.apiKey ?? 'sandbox-key';
 		this.admission = new Admission(this.apiKey, options.maxConcurrent, options.retryAfterSeconds);
-		this.api = new SandboxApi({ voicesRoute: options.voicesRoute, textFieldsFirst: options.textFieldsFirst });
+		this.api = new SandboxApi({
+			voicesRoute: options.voicesRoute,
+			textFieldsFirst: options.textFieldsFirst,
+			streamingSampleRate: options.streamingSampleRate,
+		});
 	}
 
 	start(): Promise<string> {

@@ -31,7 +31,13 @@ export class SandboxApi {
 	private cloned: Voice[] = [];
 	private readonly previews = new Map<string, PreviewMemory>();
 
-	constructor(private readonly opts: { voicesRoute?: boolean; textFieldsFirst?: boolean }) {}
+	constructor(
+		private readonly opts: {
+			voicesRoute?: boolean;
+			textFieldsFirst?: boolean;
+			streamingSampleRate?: 'fixed' | 'named' | 'unnamed';
+		},
+	) {}
 
 	reset(): void {
 		this.cloned = [];
@@ -210,8 +216,13 @@ export class SandboxApi {
 
 		const seed = `tts\n${modelId}\n${voiceId}\n${text}`;
 		if (streaming) {
-			// The streaming content type fixes 24 kHz, so sample_rate is not applied here.
-			return { kind: 'audio', contentType: PCM_CONTENT_TYPE, data: synthesize(seed, text, 24000), chunked: true };
+			// The documented streaming content type fixes 24 kHz; whether sample_rate changes it is unknown.
+			const mode = this.opts.streamingSampleRate ?? 'fixed';
+			if (mode === 'fixed' || typeof sampleRate !== 'number') {
+				return { kind: 'audio', contentType: PCM_CONTENT_TYPE, data: synthesize(seed, text, 24000), chunked: true };
+			}
+			const contentType = mode === 'named' ? `audio/raw;codec=pcm16;rate=${sampleRate};channels=1` : 'audio/raw;codec=pcm16;channels=1';
+			return { kind: 'audio', contentType, data: synthesize(seed, text, sampleRate), chunked: true };
 		}
 		const rate = typeof sampleRate === 'number' ? sampleRate : 24000;
 		return { kind: 'audio', contentType: 'audio/wav', data: wrapWav(synthesize(seed, text, rate), rate), chunked: false };

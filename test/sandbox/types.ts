@@ -27,6 +27,13 @@ export interface FaseehSandboxOptions {
 	 * parsers only see the fields sent before the files). false => any order is accepted.
 	 */
 	textFieldsFirst?: boolean;
+	/**
+	 * Streaming TTS with `sample_rate` (whether the API honours it is not documented):
+	 * 'fixed' (default, as the docs' content type says) answers 24 kHz PCM labelled rate=24000;
+	 * 'named' answers PCM at the asked rate, labelled with it; 'unnamed' answers PCM at the asked
+	 * rate with a content type that names no rate.
+	 */
+	streamingSampleRate?: 'fixed' | 'named' | 'unnamed';
 	/** Default false; true => errorCode values are strings ("40001"), as some doc pages show. */
 	errorCodeAsString?: boolean;
 	/** Default true; false => recorded parts keep size/sha256 but an empty `data` (big uploads). */

@@ -1,10 +1,20 @@
 import type { IBinaryData, IExecuteFunctions, INode } from 'n8n-workflow';
 
-import { isRawPcmMimeType, rawPcmFormat, rawPcmToWav, sniffFormat, wrapPcmAsWav } from '../../nodes/shared/audio';
+import {
+	downmixToMono,
+	isRawPcmMimeType,
+	parseWav,
+	rawPcmFormat,
+	rawPcmToWav,
+	readAudioAnswer,
+	sniffFormat,
+	wavDurationSeconds,
+	wrapPcmAsWav,
+} from '../../nodes/shared/audio';
 import { readAudioInput } from '../../nodes/shared/binary';
 
 /** Parses a canonical 44-byte WAV header back, independently of the writer. */
-function parseWav(wav: Buffer) {
+function readHeader(wav: Buffer) {
 	return {
 		riff: wav.toString('latin1', 0, 4),
 		riffSize: wav.readUInt32LE(4),
@@ -28,7 +38,7 @@ describe('wrapPcmAsWav', () => {
 		const pcm = Buffer.alloc(48000 * 2);
 		for (let i = 0; i < pcm.length / 2; i++) pcm.writeInt16LE(Math.round(Math.sin(i / 10) * 8000), i * 2);
 		const wav = wrapPcmAsWav(pcm);
-		const header = parseWav(wav);
+		const header = readHeader(wav);
 		expect(header).toMatchObject({
 			riff: 'RIFF',
 			riffSize: wav.length - 8,
@@ -49,12 +59,12 @@ describe('wrapPcmAsWav', () => {
 
 	it('drops a trailing half sample so frames stay aligned', () => {
 		const wav = wrapPcmAsWav(Buffer.from([1, 2, 3, 4, 5]));
-		expect(parseWav(wav).dataSize).toBe(4);
+		expect(readHeader(wav).dataSize).toBe(4);
 		expect(wav.length).toBe(48);
 	});
 
 	it('honours another format', () => {
-		const header = parseWav(wrapPcmAsWav(Buffer.alloc(16), { sampleRate: 16000, channels: 2, bitsPerSample: 16 }));
+		const header = readHeader(wrapPcmAsWav(Buffer.alloc(16), { sampleRate: 16000, channels: 2, bitsPerSample: 16 }));
 		expect([header.sampleRate, header.channels, header.blockAlign, header.byteRate]).toEqual([16000, 2, 4, 64000]);
 	});
 });
@@ -102,7 +112,7 @@ describe('audio/L16 (big-endian, RFC 2586) becomes a little-endian WAV', () => {
 
 	it('swaps the bytes of every sample and reads rate and channels', () => {
 		const before = Buffer.from(bigEndian);
-		const wav = parseWav(rawPcmToWav(bigEndian, 'audio/L16; rate=8000; channels=2'));
+		const wav = readHeader(rawPcmToWav(bigEndian, 'audio/L16; rate=8000; channels=2'));
 		expect(readLe(wav.data)).toEqual(samples);
 		expect({ sampleRate: wav.sampleRate, channels: wav.channels, bitsPerSample: wav.bitsPerSample }).toEqual({
 			sampleRate: 8000,
@@ -115,13 +125,13 @@ describe('audio/L16 (big-endian, RFC 2586) becomes a little-endian WAV', () => {
 	it('keeps little-endian raw PCM as it is', () => {
 		const le = Buffer.alloc(samples.length * 2);
 		samples.forEach((v, i) => le.writeInt16LE(v, i * 2));
-		expect(readLe(parseWav(rawPcmToWav(le, 'audio/raw;codec=pcm16;rate=24000;channels=1')).data)).toEqual(samples);
-		expect(readLe(parseWav(rawPcmToWav(le, 'audio/pcm')).data)).toEqual(samples);
+		expect(readLe(readHeader(rawPcmToWav(le, 'audio/raw;codec=pcm16;rate=24000;channels=1')).data)).toEqual(samples);
+		expect(readLe(readHeader(rawPcmToWav(le, 'audio/pcm')).data)).toEqual(samples);
 	});
 
 	it('drops a trailing odd byte instead of shifting the samples', () => {
 		const odd = Buffer.concat([bigEndian, Buffer.from([0x7f])]);
-		expect(readLe(parseWav(rawPcmToWav(odd, 'audio/l16;rate=16000')).data)).toEqual(samples);
+		expect(readLe(readHeader(rawPcmToWav(odd, 'audio/l16;rate=16000')).data)).toEqual(samples);
 	});
 
 	it.each([
@@ -144,8 +154,68 @@ describe('audio/L16 (big-endian, RFC 2586) becomes a little-endian WAV', () => {
 		const spec = { field: 'voice_file', parameterLabel: 'Voice File', maxBytes: 1_000_000 };
 		const input = await readAudioInput.call(context, 0, spec);
 		expect(input).toMatchObject({ mimeType: 'audio/wav', fileName: 'take.wav' });
-		const wav = parseWav(input.buffer as Buffer);
+		const wav = readHeader(input.buffer as Buffer);
 		expect(wav.sampleRate).toBe(16000);
 		expect(readLe(wav.data)).toEqual(samples);
+	});
+});
+
+describe('parseWav and wavDurationSeconds read the chunks, not a 44-byte guess', () => {
+	const pcm = Buffer.alloc(16000 * 2 * 3, 1); // 3 s at 16 kHz mono
+	const canonical = wrapPcmAsWav(pcm, { sampleRate: 16000, channels: 1, bitsPerSample: 16 });
+	it('a canonical WAV', () => {
+		expect(parseWav(canonical)).toMatchObject({ pcm: true, sampleRate: 16000, dataOffset: 44, dataLength: pcm.length });
+		expect(wavDurationSeconds(canonical)).toBe(3);
+	});
+	it('an odd-sized chunk before fmt and data (padded to even), and a streamed size of 0', () => {
+		const junk = Buffer.concat([Buffer.from('JUNK', 'latin1'), Buffer.from([3, 0, 0, 0]), Buffer.from('abc\0', 'latin1')]);
+		const wav = Buffer.concat([canonical.subarray(0, 12), junk, canonical.subarray(12)]);
+		wav.writeUInt32LE(0, 12 + junk.length + 24 + 4); // data size 0, as streamed WAVs write it
+		expect(parseWav(wav)).toMatchObject({ sampleRate: 16000, dataOffset: 44 + junk.length, dataLength: pcm.length });
+		expect(wavDurationSeconds(wav)).toBe(3);
+	});
+	it('not a WAV: undefined and 0', () => {
+		expect(parseWav(Buffer.from('RIFF....WEBPVP8 ', 'latin1'))).toBeUndefined();
+		expect(wavDurationSeconds(Buffer.alloc(100))).toBe(0);
+	});
+});
+
+describe('readAudioAnswer', () => {
+	const pcm = Buffer.from([1, 0, 2, 0, 3, 0, 4]); // odd length: the last byte is half a sample
+	it('headerless PCM: the rate the label names, else the one asked for, else 24 kHz; whole samples only', () => {
+		expect(readAudioAnswer(pcm, 'audio/raw;rate=8000;channels=1', 16000)).toMatchObject({ kind: 'pcm', sampleRate: 8000 });
+		expect(readAudioAnswer(pcm, 'audio/raw;codec=pcm16;channels=1', 16000)).toMatchObject({ kind: 'pcm', sampleRate: 16000 });
+		const plain = readAudioAnswer(pcm, 'audio/wav');
+		expect(plain).toMatchObject({ kind: 'pcm', sampleRate: 24000, channels: 1 });
+		expect(plain.kind === 'pcm' && [...plain.pcm]).toEqual([1, 0, 2, 0, 3, 0]);
+	});
+	it('audio/L16 is big-endian: swapped into a copy', () => {
+		const answer = readAudioAnswer(Buffer.from([0, 1, 0, 2]), 'audio/L16;rate=16000');
+		expect(answer.kind === 'pcm' && [...answer.pcm]).toEqual([1, 0, 2, 0]);
+	});
+	it('a float WAV and an Ogg file are kept as they are, with their own type', () => {
+		const float = wrapPcmAsWav(Buffer.alloc(64), { sampleRate: 24000, channels: 1, bitsPerSample: 32 });
+		float.writeUInt16LE(3, 20);
+		expect(readAudioAnswer(float, 'audio/raw')).toMatchObject({ kind: 'encoded', mimeType: 'audio/wav', extension: 'wav' });
+		const ogg = Buffer.concat([Buffer.from('OggS', 'latin1'), Buffer.alloc(60)]);
+		expect(readAudioAnswer(ogg, 'audio/wav')).toMatchObject({ kind: 'encoded', mimeType: 'audio/ogg', extension: 'ogg' });
+	});
+	it('an audio label on bytes with no signature is trusted', () => {
+		expect(readAudioAnswer(Buffer.alloc(32, 7), 'audio/mpeg')).toMatchObject({ kind: 'encoded', mimeType: 'audio/mpeg', extension: 'mp3' });
+	});
+	it('bytes known not to be audio throw', () => {
+		expect(() => readAudioAnswer(Buffer.from('%PDF-1.7 xxxxxxxx', 'latin1'), 'audio/wav')).toThrow('the answer is application/pdf, not audio');
+	});
+});
+
+describe('downmixToMono', () => {
+	it('averages the channels of each frame', () => {
+		const stereo = Buffer.alloc(8);
+		stereo.writeInt16LE(100, 0);
+		stereo.writeInt16LE(300, 2);
+		stereo.writeInt16LE(-50, 4);
+		stereo.writeInt16LE(-150, 6);
+		const mono = downmixToMono(stereo, 2);
+		expect([mono.readInt16LE(0), mono.readInt16LE(2)]).toEqual([200, -100]);
 	});
 });

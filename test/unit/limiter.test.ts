@@ -6,6 +6,7 @@ import { faseehJson } from '../../nodes/shared/transport';
 import {
 	AccountLimiter,
 	IDLE_ACCOUNT_MS,
+	PLAN_MEMORY_MS,
 	LimiterAbortedError,
 	UNKNOWN_PLAN_LIMIT,
 	accountId,
@@ -155,6 +156,36 @@ describe('AccountLimiter', () => {
 		expect(limiter.currentLimit).toBe(2);
 	});
 
+	it('a plan upgrade on the credential wins at once over a maximum learned under the old plan', async () => {
+		const limiter = accountLimiter('https://api.faseeh.ai/api/v1', 'upgrade', 5, Date.now(), 'cred-1');
+		(await limiter.acquire(1)).rateLimited(parseConcurrencyMaximum('Concurrency limit exceeded. Current: 3, Maximum: 2'));
+		expect(limiter.currentLimit).toBe(2);
+		// Busy for hours at the learned 2: nothing expires it, but the plan changing does.
+		for (let i = 0; i < 1_000; i++) (await limiter.acquire(2 + i)).succeeded();
+		expect(limiter.currentLimit).toBe(2);
+		accountLimiter('https://api.faseeh.ai/api/v1', 'upgrade', 10, Date.now(), 'cred-1');
+		expect(limiter.currentLimit).toBe(10);
+	});
+
+	it('two credentials with one key and different plans hold the smaller, without resetting each other', async () => {
+		const now = Date.now();
+		const small = accountLimiter('https://api.faseeh.ai/api/v1', 'one-key', 2, now, 'cred-basic');
+		const big = accountLimiter('https://api.faseeh.ai/api/v1', 'one-key', 10, now + 1, 'cred-growth');
+		expect(big).toBe(small);
+		expect(small.currentLimit).toBe(2);
+		(await small.acquire(1)).rateLimited(); // another process: one fewer
+		expect(small.currentLimit).toBe(1);
+		for (let i = 0; i < 20; i++) {
+			accountLimiter('https://api.faseeh.ai/api/v1', 'one-key', i % 2 ? 2 : 10, now + 2 + i, i % 2 ? 'cred-basic' : 'cred-growth');
+		}
+		expect(small.currentLimit).toBe(1); // the decrease survives the two credentials alternating
+		// The Basic credential unused for PLAN_MEMORY_MS (the account busy meanwhile): the Growth one's plan holds.
+		const busy = await small.acquire(100);
+		expect(accountLimiter('https://api.faseeh.ai/api/v1', 'one-key', 10, now + 30 + PLAN_MEMORY_MS, 'cred-growth')).toBe(small);
+		expect(small.currentLimit).toBe(10);
+		busy.succeeded();
+	});
+
 	it('follows a plan change on the credential', async () => {
 		const limiter = accountLimiter('https://api.faseeh.ai/api/v1', 'key-1', 2);
 		expect(limiter.currentLimit).toBe(2);
@@ -166,22 +197,28 @@ describe('AccountLimiter', () => {
 });
 
 describe('the account registry', () => {
-	it('keys accounts by base URL and a salted hash of the key, never the key itself', () => {
+	it('keys accounts by a salted hash of the key (and the origin of a host that is not Faseeh’s), never the key itself', () => {
 		const key = 'fsk-live-0123456789abcdef0123456789abcdef';
 		const id = accountId('https://api.faseeh.ai/api/v1/', key);
-		expect(id).toMatch(/^https:\/\/api\.faseeh\.ai\/api\/v1#[0-9a-f]{32}$/);
+		expect(id).toMatch(/^faseeh#[0-9a-f]{32}$/);
 		expect(id).not.toContain(key);
 		expect(id).not.toContain(key.slice(9, 25));
-		expect(accountId('https://api.faseeh.ai/api/v1', key)).toBe(id);
-		expect(accountId('https://ae.api.faseeh.ai/api/v1', key)).not.toBe(id);
 		expect(accountId('https://api.faseeh.ai/api/v1', `${key}x`)).not.toBe(id);
+		const proxy = accountId('https://Proxy.Example.com:443/faseeh/api/v1/', key);
+		expect(proxy).toMatch(/^https:\/\/proxy\.example\.com\/faseeh\/api\/v1#[0-9a-f]{32}$/);
+		expect(proxy).not.toContain(key);
 	});
 
-	it('one limiter per account, shared; a different key or host gets its own', () => {
+	it('one limiter per account, shared: Faseeh’s and Munsit’s hosts, any spelling of a URL; a different key or host gets its own', () => {
 		const a = accountLimiter('https://api.faseeh.ai/api/v1', 'k1', 2);
 		expect(accountLimiter('https://api.faseeh.ai/api/v1', 'k1', 2)).toBe(a);
+		expect(accountLimiter('https://API.faseeh.ai/api/v1/', 'k1', 2)).toBe(a);
+		expect(accountLimiter('https://api.munsit.com/api/v1', 'k1', 2)).toBe(a);
+		expect(accountLimiter('https://ae.api.faseeh.ai/api/v1', 'k1', 2)).toBe(a);
 		expect(accountLimiter('https://api.faseeh.ai/api/v1', 'k2', 2)).not.toBe(a);
-		expect(accountLimiter('https://api.munsit.com/api/v1', 'k1', 2)).not.toBe(a);
+		const proxy = accountLimiter('https://proxy.example.com/api/v1', 'k1', 2);
+		expect(proxy).not.toBe(a);
+		expect(accountLimiter('HTTPS://PROXY.example.com:443/api/v1//', 'k1', 2)).toBe(proxy);
 		expect(knownAccounts()).toBe(3);
 	});
 
@@ -409,5 +446,72 @@ describe('through the transport', () => {
 		expect(elapsed).toBeGreaterThanOrEqual(450);
 		expect(elapsed).toBeLessThan(1500);
 		expect(calls).toBeGreaterThanOrEqual(2);
+	});
+
+	/** Like `execution`, with Options → Max Wait, a logger that keeps what it is told, and a list-search context's shape. */
+	function loggedExecution(
+		calls: Array<{ execution: string; answer: (value: unknown) => void }>,
+		name: string,
+		options: { rateLimitWait?: number } = {},
+	) {
+		const logged: Array<{ message: string; meta: Record<string, unknown> }> = [];
+		const context = {
+			...execution(calls, name),
+			getNodeParameter: (parameter: string, _item: number, fallback: unknown) => (parameter === 'options' ? options : fallback),
+			logger: { debug: (message: string, meta: Record<string, unknown>) => logged.push({ message, meta }) },
+		} as unknown as IExecuteFunctions;
+		return { context, logged };
+	}
+
+	it('waiting in the account queue ends at Max Wait, saying how long and how many were ahead, and is logged', async () => {
+		const calls: Array<{ execution: string; answer: (value: unknown) => void }> = [];
+		const holder = execution(calls, 'A');
+		const held = [faseehJson.call(holder, { method: 'GET', path: '/models' }), faseehJson.call(holder, { method: 'GET', path: '/models' })];
+		const ahead = faseehJson.call(holder, { method: 'GET', path: '/models' });
+		const { context, logged } = loggedExecution(calls, 'B', { rateLimitWait: 0.3 });
+		const started = Date.now();
+		const waiting = faseehJson.call(context, { method: 'GET', path: '/models', itemIndex: 3 });
+		await expect(waiting).rejects.toThrow(
+			/^Waited 0\.3 s for a free request slot of this Faseeh account \(1 requests ahead, 2 in flight at this process's limit of 2\); nothing was sent$/,
+		);
+		await waiting.catch((error: NodeOperationError) => expect(error.context.itemIndex).toBe(3));
+		expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+		expect(Date.now() - started).toBeLessThan(2_000);
+		expect(calls).toHaveLength(2); // nothing of B's was sent
+		expect(logged).toContainEqual({
+			message: 'Faseeh: waiting for a free request slot of the account',
+			meta: expect.objectContaining({ ahead: 1, inFlight: 2, limit: 2 }),
+		});
+		for (const call of calls) call.answer(ok);
+		await settle();
+		calls[2].answer(ok);
+		await Promise.all([...held, ahead]);
+	});
+
+	it('a dropdown during a batch takes the next free slot ahead of the batch, and its 429 does not lower the limit', async () => {
+		const calls: Array<{ execution: string; answer: (value: unknown) => void }> = [];
+		const batch = execution(calls, 'batch');
+		const sent = [0, 1, 2, 3].map(() => faseehJson.call(batch, { method: 'GET', path: '/voices' }));
+		await settle();
+		expect(calls).toHaveLength(2); // Basic: the batch holds both slots, two more wait
+		const { context } = loggedExecution(calls, 'dropdown');
+		const dropdown = faseehJson.call(context, { method: 'GET', path: '/models', interactive: true });
+		await settle();
+		expect(calls).toHaveLength(2); // the person waits too: no third request in flight
+		calls[0].answer(ok);
+		await settle();
+		await settle();
+		expect(calls.map((call) => call.execution)).toEqual(['batch', 'batch', 'dropdown']); // ahead of the batch's waiting two
+		const limiter = accountLimiter(credentials.baseUrl, credentials.apiKey, 2);
+		calls[2].answer({ statusCode: 429, headers: {}, body: { errorCode: 42901, errorMessage: 'Concurrency limit exceeded. Current: 3, Maximum: 2' } });
+		await expect(dropdown).rejects.toThrow('Concurrency limit exceeded. Current: 3, Maximum: 2');
+		expect(limiter.currentLimit).toBe(2); // a person's 429 is not taken for another process's share
+		for (let round = 0; round < 4; round++) {
+			for (const call of calls.slice(3)) call.answer(ok);
+			calls[1].answer(ok);
+			await settle();
+			await settle();
+		}
+		await expect(Promise.all(sent)).resolves.toHaveLength(4);
 	});
 });

@@ -173,8 +173,8 @@ export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Pr
 		recording: reference,
 		timeoutSeconds: timeout,
 	});
-	const previewName = `${reference.fileName.replace(/\.[^.]*$/, '') || 'recording'}-preview.wav`;
-	const voice = audioInputFromBuffer(preview.wav, previewName, 'audio/wav', {
+	const previewName = `${reference.fileName.replace(/\.[^.]*$/, '') || 'recording'}-preview.${preview.extension}`;
+	const voice = audioInputFromBuffer(preview.data, previewName, preview.mimeType, {
 		parameterLabel: 'Voice File Field',
 		field: 'voice_file',
 		maxBytes: Number.MAX_SAFE_INTEGER,
@@ -184,7 +184,7 @@ export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Pr
 		{
 			json: voiceJson,
 			// The preview audio is kept on the output so it can be listened to.
-			binary: { voice_file: await this.helpers.prepareBinaryData(preview.wav, previewName, 'audio/wav') },
+			binary: { voice_file: await this.helpers.prepareBinaryData(preview.data, previewName, preview.mimeType) },
 		},
 	];
 }

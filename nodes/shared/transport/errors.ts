@@ -115,6 +115,30 @@ export function redirectError(node: INode, statusCode: number, location: string 
 	});
 }
 
+/** A request that waited Max Wait (or, for a person's request, a few seconds) for a free slot of the account. */
+export function queueTimeoutError(
+	node: INode,
+	wait: { waitedSeconds: number; ahead: number; inFlight: number; limit: number; interactive: boolean; itemIndex?: number },
+): NodeOperationError {
+	const busy = `${wait.inFlight} in flight at this process's limit of ${wait.limit}`;
+	if (wait.interactive) {
+		return new NodeOperationError(
+			node,
+			`Every request slot of this Faseeh account is busy with running executions (${busy}); try again in a moment`,
+			{ description: 'Lists and dropdowns wait a few seconds for a free slot, so that opening the editor never pushes a running batch over the plan.' },
+		);
+	}
+	return new NodeOperationError(
+		node,
+		`Waited ${wait.waitedSeconds} s for a free request slot of this Faseeh account (${wait.ahead} requests ahead, ${busy}); nothing was sent`,
+		{
+			itemIndex: wait.itemIndex,
+			description:
+				'Other executions of this n8n using the same key hold the account’s slots. Raise Options → Max Wait on Concurrency Limit, run fewer executions at once, or set the plan on the credential if yours allows more.',
+		},
+	);
+}
+
 /** A 2xx answer that is not what the operation expects (not JSON, not audio, no voice_id). */
 export function unexpectedAnswerError(
 	node: INode,

@@ -2,11 +2,21 @@ import type FormData from 'form-data';
 import type { IDataObject, IExecuteFunctions, IHttpRequestOptions, ILoadOptionsFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
+import { readAudioAnswer } from '../audio';
+import type { AudioAnswer } from '../audio';
 import { closePartStreams } from '../binary';
 import { GateClosedError, requestGateFor } from '../concurrency';
 import { credentialBaseUrl, credentialPlanLimit, DEFAULT_BASE_URL, insecureUrlReason } from './baseUrl';
-import { answerError, findCause, networkError, parseFaseehError, redirectError, unexpectedAnswerError } from './errors';
-import { accountLimiter, parseConcurrencyMaximum, takeTicket } from './limiter';
+import {
+	answerError,
+	findCause,
+	networkError,
+	parseFaseehError,
+	queueTimeoutError,
+	redirectError,
+	unexpectedAnswerError,
+} from './errors';
+import { accountLimiter, INTERACTIVE_TICKET, parseConcurrencyMaximum, takeTicket } from './limiter';
 import {
 	DEFAULT_RATE_LIMIT_WAIT_SECONDS,
 	MAX_RETRIES,
@@ -30,8 +40,12 @@ export const API_PATHS = {
 } as const;
 
 export const DEFAULT_TIMEOUT_SECONDS = 120;
-/** Dropdowns and the voice picker: a person is waiting, so no queue, no retries, a short timeout. */
+/** Dropdowns and the voice picker: a person is waiting, so no retries and a short timeout. */
 export const INTERACTIVE_TIMEOUT_SECONDS = 10;
+/** A person's request waits this long at most for a free slot of the account (it goes first). */
+export const INTERACTIVE_QUEUE_WAIT_MS = 5_000;
+/** Node's timers take at most 2^31 - 1 ms (about 24.8 days); a longer Max Wait is that long. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type FaseehContext = IExecuteFunctions | ILoadOptionsFunctions;
 
@@ -59,11 +73,15 @@ export interface FaseehRequest {
 	 * INTERACTIVE_TIMEOUT_SECONDS unless given.
 	 */
 	interactive?: boolean;
+	/** Audio answers: the rate of headerless PCM whose Content-Type names none (what was asked for). */
+	assumedSampleRate?: number;
 }
 
 export interface FaseehAudioResponse {
 	audio: Buffer;
 	contentType: string;
+	/** The answer read by its content (see readAudioAnswer). */
+	answer: AudioAnswer;
 }
 
 interface FullResponse {
@@ -103,26 +121,44 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 	const account = await readAccount.call(this, itemIndex);
 	const interactive = request.interactive === true;
 	const timeoutSeconds = request.timeoutSeconds ?? (interactive ? INTERACTIVE_TIMEOUT_SECONDS : DEFAULT_TIMEOUT_SECONDS);
-	const limiter = interactive ? undefined : accountLimiter(account.baseURL, account.apiKey, account.planLimit);
+	// Every request, a person's included, takes a slot of the account: a dropdown opened during a
+	// batch must not push the account over its plan (and its 429s must not lower the batch's limit).
+	const limiter = accountLimiter(account.baseURL, account.apiKey, account.planLimit, Date.now(), account.credentialId);
 	const gate = interactive ? undefined : requestGateFor(this);
 	const cancelSignal = 'getExecutionCancelSignal' in this ? this.getExecutionCancelSignal?.() : undefined;
-	const waitLimitMs = rateLimitWaitSeconds(this, itemIndex) * 1000;
+	const waitLimitMs = interactive ? INTERACTIVE_QUEUE_WAIT_MS : rateLimitWaitSeconds(this, itemIndex) * 1000;
 	const target = describeTarget(account.baseURL);
 	const errorContext = { itemIndex, createsVoice: request.createsVoice, timeoutSeconds, target };
-	let ticket: number | undefined;
+	const log = (message: string, meta: Record<string, unknown>) => this.logger?.debug(`Faseeh: ${message}`, { node: node.name, itemIndex, ...meta });
+	let ticket: number | undefined = interactive ? INTERACTIVE_TICKET : undefined;
 	let firstRefusedAt: number | undefined;
+	/** Time spent waiting for the account so far (its queue and 429 back-offs): bounded by Max Wait. */
+	let waitedMs = 0;
 	let rateLimitAttempts = 0;
 	let serverRetries = 0;
 
 	for (;;) {
 		const slot = gate ? await gate.acquire(itemIndex) : undefined;
 		ticket ??= slot?.ticket ?? takeTicket();
-		// The limiter only refuses when a signal aborted: the execution was cancelled or its batch stopped.
-		const permit = limiter ? await limiter.acquire(ticket, [cancelSignal, gate?.closedSignal]).catch(() => null) : undefined;
+		const queuedAt = Date.now();
+		const mustWait = limiter.inFlight >= limiter.currentLimit || limiter.waiting > 0;
+		if (mustWait) log('waiting for a free request slot of the account', { ahead: limiter.ahead(ticket), inFlight: limiter.inFlight, limit: limiter.currentLimit });
+		// The limiter only refuses when a signal aborted: cancelled, batch stopped, or Max Wait reached.
+		const deadline = AbortSignal.timeout(Math.min(MAX_TIMER_MS, Math.max(0, waitLimitMs - waitedMs)));
+		const permit = await limiter.acquire(ticket, [cancelSignal, gate?.closedSignal, deadline]).catch(() => null);
+		waitedMs += Date.now() - queuedAt;
 		if (permit === null) {
 			slot?.release();
-			if (gate?.isClosed && !cancelSignal?.aborted) throw new GateClosedError();
-			throw cancelledWhileWaiting(this, itemIndex);
+			if (cancelSignal?.aborted) throw cancelledWhileWaiting(this, itemIndex);
+			if (gate?.isClosed) throw new GateClosedError();
+			throw queueTimeoutError(node, {
+				waitedSeconds: Math.round(waitedMs / 100) / 10,
+				ahead: limiter.ahead(ticket),
+				inFlight: limiter.inFlight,
+				limit: limiter.currentLimit,
+				interactive,
+				itemIndex,
+			});
 		}
 
 		let response: FullResponse | undefined;
@@ -140,12 +176,16 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 
 		if (response?.statusCode === 429) {
 			const { message, code } = parseFaseehError(response.body);
-			permit?.rateLimited(parseConcurrencyMaximum(message, code));
+			const limitBefore = limiter.currentLimit;
+			// A person's request proves nothing about the batch's share: it never lowers the limit.
+			if (interactive) permit.release();
+			else permit.rateLimited(parseConcurrencyMaximum(message, code));
+			if (limiter.currentLimit !== limitBefore) log('account limit lowered after a 429', { from: limitBefore, to: limiter.currentLimit });
 			slot?.release();
 			const now = Date.now();
 			firstRefusedAt ??= now;
 			const retryAfter = parseRetryAfter(headerValue(response, 'retry-after'));
-			const remainingMs = firstRefusedAt + waitLimitMs - now;
+			const remainingMs = waitLimitMs - waitedMs;
 			if (interactive || remainingMs <= 0) {
 				throw answerError(node, { ...response, retryAfterSeconds: retryAfter }, {
 					...errorContext,
@@ -153,11 +193,20 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 				});
 			}
 			rateLimitAttempts++;
-			await waitOrCancel(this, Math.min(remainingMs, retryDelayMs(rateLimitAttempts, retryAfter)), cancelSignal, gate, itemIndex);
+			const delayMs = Math.min(remainingMs, retryDelayMs(rateLimitAttempts, retryAfter));
+			log('429: waiting before sending again', { attempt: rateLimitAttempts, delayMs, retryAfterSeconds: retryAfter, limit: limiter.currentLimit });
+			const waitStarted = Date.now();
+			try {
+				await waitOrCancel(this, delayMs, cancelSignal, gate, itemIndex);
+			} finally {
+				waitedMs += Date.now() - waitStarted;
+			}
 			continue;
 		}
-		if (response) permit?.succeeded();
-		else permit?.release();
+		const limitBefore = limiter.currentLimit;
+		if (response) permit.succeeded();
+		else permit.release();
+		if (limiter.currentLimit !== limitBefore) log('account limit raised after successes', { from: limitBefore, to: limiter.currentLimit });
 
 		// A missing credential or an unreadable binary is reported as is.
 		if (!response && failure instanceof NodeOperationError) {
@@ -189,7 +238,9 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 		if (answer.statusCode >= 400 || answer.statusCode < 200) {
 			throw answerError(node, { ...answer, retryAfterSeconds: parseRetryAfter(headerValue(answer, 'retry-after')) }, errorContext);
 		}
-		return request.expect === 'audio' ? audioBody(this, answer, itemIndex) : jsonBody(this, answer, itemIndex);
+		return request.expect === 'audio'
+			? audioBody(this, answer, itemIndex, request.assumedSampleRate)
+			: jsonBody(this, answer, itemIndex);
 	}
 }
 
@@ -251,6 +302,7 @@ interface Account {
 	baseURL: string;
 	apiKey: string;
 	planLimit: number | undefined;
+	credentialId: string | undefined;
 }
 
 /** The credential's base URL (https, or http to loopback only), key and plan. */
@@ -267,7 +319,18 @@ async function readAccount(this: FaseehContext, itemIndex?: number): Promise<Acc
 				: `Choose a host in the credential, or use a full URL such as ${DEFAULT_BASE_URL}.`,
 		});
 	}
-	return { baseURL, apiKey: String(credentials.apiKey ?? ''), planLimit: credentialPlanLimit(credentials) };
+	return {
+		baseURL,
+		apiKey: String(credentials.apiKey ?? ''),
+		planLimit: credentialPlanLimit(credentials),
+		credentialId: credentialIdOf(this),
+	};
+}
+
+/** Which saved credential this is (two credentials may hold one key with different plans). */
+function credentialIdOf(context: FaseehContext): string | undefined {
+	const credential = context.getNode().credentials?.[CREDENTIAL_TYPE];
+	return credential?.id ?? credential?.name ?? undefined;
 }
 
 /** Reads the base URL from the credential and refuses plain http except on loopback hosts. */
@@ -314,10 +377,29 @@ function jsonBody(context: FaseehContext, response: FullResponse, itemIndex?: nu
 	);
 }
 
-function audioBody(context: FaseehContext, response: FullResponse, itemIndex?: number): FaseehAudioResponse {
+function audioBody(
+	context: FaseehContext,
+	response: FullResponse,
+	itemIndex?: number,
+	assumedSampleRate?: number,
+): FaseehAudioResponse {
 	const contentType = headerValue(response, 'content-type') ?? '';
 	const audio = Buffer.isBuffer(response.body) ? response.body : Buffer.from(response.body as ArrayBuffer);
-	if (contentType.toLowerCase().startsWith('audio/') && audio.length > 0) return { audio, contentType };
+	// Raw PCM is sometimes labelled application/octet-stream: read by its bytes, unless it is an error body.
+	const label = contentType.split(';')[0].trim().toLowerCase();
+	const octets = label === 'application/octet-stream' && parseFaseehError(audio).message === undefined;
+	if ((label.startsWith('audio/') || octets) && audio.length > 0) {
+		try {
+			return { audio, contentType, answer: readAudioAnswer(audio, contentType, assumedSampleRate) };
+		} catch (error) {
+			throw unexpectedAnswerError(
+				context.getNode(),
+				`Faseeh answered ${contentType}, but ${(error as Error).message}`,
+				'Expected an audio answer from Faseeh.',
+				{ statusCode: response.statusCode, itemIndex },
+			);
+		}
+	}
 	const { message } = parseFaseehError(audio);
 	throw unexpectedAnswerError(
 		context.getNode(),

@@ -23,7 +23,10 @@ export class AccountLimiter {
 	private active = 0;
 	private limit: number;
 	private ceiling: number;
+	/** The plan in force: the smallest declared by a credential of this key seen in PLAN_MEMORY_MS. */
 	private planLimit: number | undefined;
+	/** What each credential using this key declares, and when it was last seen. */
+	private readonly declaredPlans = new Map<string, { plan: number | undefined; seenAt: number }>();
 	private learnedMaximum: number | undefined;
 	/** Bumped on every decrease: only a 429 to a request sent at the current limit lowers it again. */
 	private epoch = 0;
@@ -56,13 +59,45 @@ export class AccountLimiter {
 		return this.active === 0 && this.queue.length === 0;
 	}
 
-	/** The credential's plan changed (or was read again): the cap follows it. */
+	/** The one credential of this account changed its plan (or was read again): the cap follows it. */
 	setPlan(planLimit: number | undefined): void {
+		this.declarePlan(DEFAULT_CREDENTIAL, planLimit);
+	}
+
+	/**
+	 * A credential using this key declares its plan. Two credentials with one key and different
+	 * plans: the smaller holds while both were seen in the last PLAN_MEMORY_MS (they share one
+	 * account, so the larger would overrun it). A credential changing its own plan replaces what it
+	 * declared at once.
+	 */
+	declarePlan(credential: string, planLimit: number | undefined, now = Date.now()): void {
+		this.declaredPlans.set(credential, { plan: planLimit, seenAt: now });
+		let smallest: number | undefined;
+		for (const [id, declared] of this.declaredPlans) {
+			if (now - declared.seenAt > PLAN_MEMORY_MS) {
+				this.declaredPlans.delete(id);
+				continue;
+			}
+			if (declared.plan !== undefined && (smallest === undefined || declared.plan < smallest)) smallest = declared.plan;
+		}
+		this.applyPlan(smallest);
+	}
+
+	private applyPlan(planLimit: number | undefined): void {
 		if (planLimit === this.planLimit) return;
 		this.planLimit = planLimit;
+		// The declared plan wins: a maximum learned under another plan says nothing about this one.
+		this.learnedMaximum = undefined;
 		this.ceiling = this.computeCeiling();
 		this.limit = planLimit === undefined ? Math.min(this.limit, this.ceiling) : this.ceiling;
+		this.epoch++;
+		this.successes = 0;
 		this.admit();
+	}
+
+	/** How many waiting requests hold a lower ticket (are ahead of this one). */
+	ahead(ticket: number): number {
+		return this.queue.filter((waiter) => waiter.ticket < ticket).length;
 	}
 
 	/**
@@ -188,6 +223,13 @@ export class LimiterAbortedError extends Error {
 	}
 }
 
+/** What `setPlan` declares for (an account read through one credential). */
+const DEFAULT_CREDENTIAL = 'default';
+/** A credential's declared plan is held this long after it was last seen. */
+export const PLAN_MEMORY_MS = 10 * 60_000;
+/** The ticket of a person waiting (a dropdown, a list search): ahead of every execution's request. */
+export const INTERACTIVE_TICKET = 0;
+
 /** Where an account with no plan set starts: the highest documented plan. */
 export const UNKNOWN_PLAN_LIMIT = 10;
 /** After a decrease, this many successes per slot before one more slot is tried. */
@@ -209,25 +251,53 @@ export function takeTicket(): number {
  * The shared limiter of one account. The map key is the base URL plus a salted SHA-256 of the key
  * (a random salt per process): the key itself is never kept.
  */
-export function accountLimiter(baseUrl: string, apiKey: string, planLimit: number | undefined, now = Date.now()): AccountLimiter {
+export function accountLimiter(
+	baseUrl: string,
+	apiKey: string,
+	planLimit: number | undefined,
+	now = Date.now(),
+	credential = DEFAULT_CREDENTIAL,
+): AccountLimiter {
 	if (now - lastSweepAt >= SWEEP_EVERY_MS) forgetIdleAccounts(now);
 	const id = accountId(baseUrl, apiKey);
 	let limiter = limiters.get(id);
 	if (!limiter) {
-		limiter = new AccountLimiter(planLimit);
+		limiter = new AccountLimiter(undefined);
 		limiters.set(id, limiter);
-	} else {
-		limiter.setPlan(planLimit);
 	}
+	limiter.declarePlan(credential, planLimit, now);
 	limiter.lastUsedAt = now;
 	return limiter;
 }
 
 const SALT = randomBytes(16);
 
+/**
+ * Hosts of the one Faseeh/Munsit service: a key is one account whichever of them it is sent to
+ * (Munsit is Faseeh's new brand, same API and keys; a UAE key works only on the UAE host anyway),
+ * so they share one pool. Any other host (a proxy, a local test server) is its own pool.
+ */
+export const SHARED_ACCOUNT_HOSTS = ['api.faseeh.ai', 'ae.api.faseeh.ai', 'api.munsit.com'];
+
+/**
+ * The pool an account's requests share: a salted hash of the key with, for a host that is not one
+ * of SHARED_ACCOUNT_HOSTS, its normalised origin and path (case, default port and trailing slashes
+ * do not make a second pool).
+ */
 export function accountId(baseUrl: string, apiKey: string): string {
 	const digest = createHash('sha256').update(SALT).update(apiKey).digest('hex').slice(0, 32);
-	return `${baseUrl.replace(/\/+$/, '')}#${digest}`;
+	return `${normalisedPool(baseUrl)}#${digest}`;
+}
+
+function normalisedPool(baseUrl: string): string {
+	let url: URL;
+	try {
+		url = new URL(baseUrl.trim());
+	} catch {
+		return baseUrl.trim().replace(/\/+$/, '').toLowerCase();
+	}
+	if (SHARED_ACCOUNT_HOSTS.includes(url.hostname)) return 'faseeh';
+	return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /** Drops accounts idle for IDLE_ACCOUNT_MS. Returns how many are left. */

@@ -10,10 +10,15 @@ import {
 	stabilityProperty,
 	timeoutOption,
 } from '../../../shared/descriptions';
+import { BIT_RATES, validateBitRate } from '../../../shared/encode';
+import type { OutputFormat } from '../../../shared/encode';
 import { timeoutSeconds } from '../../../shared/options';
-import { toWav } from '../../../shared/audio';
+import { SpeechOutput } from '../../../shared/speech/output';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
+
+const OUTPUT_FORMAT_VALUES: OutputFormat[] = ['wav', 'mp3', 'oggOpus', 'pcm'];
+const MP3_BIT_RATE_OPTIONS = BIT_RATES.mp3.allowed.map((kbps) => ({ name: `${kbps} kbps`, value: kbps }));
 
 const properties: INodeProperties[] = [
 	{
@@ -54,12 +59,47 @@ const properties: INodeProperties[] = [
 	modelProperty('model'),
 	stabilityProperty(),
 	{
+		displayName: 'Output Format',
+		name: 'outputFormat',
+		type: 'options',
+		options: [
+			{ name: 'WAV', value: 'wav', description: 'Uncompressed, as Faseeh speaks it (largest file)' },
+			{ name: 'MP3', value: 'mp3', description: 'Mono MP3, for podcasts, websites and e-mail' },
+			{
+				name: 'OGG/Opus',
+				value: 'oggOpus',
+				description: 'Mono Opus in Ogg: a voice note for WhatsApp and Telegram (sendVoice), smallest file',
+			},
+			{ name: 'Raw PCM', value: 'pcm', description: 'Headerless 16-bit little-endian mono samples' },
+		],
+		default: 'wav',
+		description: 'The audio file to produce. Encoded inside n8n (no ffmpeg needed).',
+	},
+	{
+		displayName: 'Bit Rate (Kbps)',
+		name: 'mp3BitRate',
+		type: 'options',
+		options: MP3_BIT_RATE_OPTIONS,
+		default: 64,
+		description: 'MP3 bit rate. 64 kbps mono is clear speech; 32 is smaller, 128 is the most faithful.',
+		displayOptions: { show: { outputFormat: ['mp3'] } },
+	},
+	{
+		displayName: 'Bit Rate (Kbps)',
+		name: 'opusBitRate',
+		type: 'number',
+		typeOptions: { minValue: BIT_RATES.oggOpus.min, maxValue: BIT_RATES.oggOpus.max },
+		default: 32,
+		description: `Opus bit rate, ${BIT_RATES.oggOpus.min}–${BIT_RATES.oggOpus.max} kbps. 24–32 kbps is what voice notes use.`,
+		displayOptions: { show: { outputFormat: ['oggOpus'] } },
+	},
+	{
 		displayName: 'Put Output File in Field',
 		name: 'binaryPropertyName',
 		type: 'string',
 		default: 'data',
 		required: true,
-		hint: 'The name of the output binary field to put the WAV file in',
+		hint: 'The name of the output binary field to put the audio file in',
 	},
 	{
 		displayName: 'Options',
@@ -86,8 +126,9 @@ const properties: INodeProperties[] = [
 				name: 'fileName',
 				type: 'string',
 				default: '',
-				placeholder: 'e.g. greeting.wav',
-				description: 'Name of the output file. Defaults to faseeh-speech-VOICE.wav.',
+				placeholder: 'e.g. greeting.mp3',
+				description:
+					'Name of the output file. Its extension follows the audio written (greeting.wav becomes greeting.mp3 for MP3). Defaults to faseeh-speech-VOICE.',
 			},
 			rateLimitWaitOption,
 			retryOnServerErrorOption,
@@ -97,7 +138,8 @@ const properties: INodeProperties[] = [
 				type: 'number',
 				typeOptions: { minValue: 8000, maxValue: 48000 },
 				default: 24000,
-				description: 'Sample rate of the audio in Hz. Sent only when set.',
+				description:
+					'Sample rate Faseeh is asked for, in Hz. Sent only when set. OGG/Opus is encoded at 8, 12, 16, 24 or 48 kHz (the next one up).',
 			},
 			speedOption,
 			timeoutOption,
@@ -106,7 +148,7 @@ const properties: INodeProperties[] = [
 				name: 'streaming',
 				type: 'boolean',
 				default: false,
-				description: 'Whether to use Faseeh’s streaming mode (raw PCM, collected and saved as WAV) instead of a complete WAV',
+				description: 'Whether to use Faseeh’s streaming mode (raw PCM, collected and saved in the output format) instead of a complete WAV',
 			},
 		],
 	},
@@ -135,34 +177,52 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	}
 	if (typeof options.dialect === 'string' && options.dialect !== '') body.dialect = options.dialect;
 
-	const { audio, contentType } = await faseehAudio.call(this, {
+	const format = this.getNodeParameter('outputFormat', itemIndex, 'wav') as OutputFormat;
+	if (!OUTPUT_FORMAT_VALUES.includes(format)) {
+		throw check.fail('Output Format', `must be one of ${OUTPUT_FORMAT_VALUES.join(', ')}, got ${JSON.stringify(format)}`);
+	}
+	let bitRateKbps: number | undefined;
+	if (format === 'mp3' || format === 'oggOpus') {
+		const label = 'Bit Rate (Kbps)';
+		bitRateKbps = Number(this.getNodeParameter(format === 'mp3' ? 'mp3BitRate' : 'opusBitRate', itemIndex, BIT_RATES[format].default));
+		const problem = validateBitRate(format, bitRateKbps);
+		if (problem) throw check.fail(label, problem);
+	}
+	const fileName =
+		typeof options.fileName === 'string' && options.fileName.trim() !== ''
+			? options.fileName.trim()
+			: `faseeh-speech-${voiceId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+
+	const { answer } = await faseehAudio.call(this, {
 		method: 'POST',
 		path: API_PATHS.textToSpeech(model),
 		body,
 		timeoutSeconds: timeoutSeconds.call(this, itemIndex),
 		itemIndex,
 		retryServerErrors: options.retryOnServerError === true,
+		assumedSampleRate: typeof body.sample_rate === 'number' ? body.sample_rate : undefined,
 	});
-	const { wav, durationSeconds } = toWav(audio, contentType);
-	const fileName =
-		typeof options.fileName === 'string' && options.fileName.trim() !== ''
-			? options.fileName.trim()
-			: `faseeh-speech-${voiceId.replace(/[^A-Za-z0-9_-]/g, '_')}.wav`;
-	const binary = await this.helpers.prepareBinaryData(wav, fileName, 'audio/wav');
-	return [
-		{
-			json: {
-				voice_id: voiceId,
-				model,
-				text,
-				characters: [...text].length,
-				streaming,
-				durationSeconds,
-				fileName,
-				mimeType: 'audio/wav',
-				fileSize: wav.length,
-			},
-			binary: { [outputField]: binary },
-		},
-	];
+	const output = new SpeechOutput(this, { format, bitRateKbps, fileName, itemIndex });
+	let written;
+	try {
+		await output.writeAnswer(answer);
+		written = await output.finish();
+	} finally {
+		if (!written) output.abort();
+	}
+	const json: IDataObject = {
+		voice_id: voiceId,
+		model,
+		text,
+		characters: [...text].length,
+		streaming,
+		format,
+		durationSeconds: written.durationSeconds,
+		fileName: written.fileName,
+		mimeType: written.mimeType,
+		fileSize: written.fileSize,
+	};
+	if (written.sampleRate !== undefined) json.sampleRate = written.sampleRate;
+	if (bitRateKbps !== undefined) json.bitRateKbps = bitRateKbps;
+	return [{ json, binary: { [outputField]: written.binary } }];
 }

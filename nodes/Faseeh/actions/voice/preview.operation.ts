@@ -90,7 +90,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		{
 			json,
 			binary: {
-				[PREVIEW_BINARY]: await this.helpers.prepareBinaryData(preview.wav, `${baseName}-preview.wav`, 'audio/wav'),
+				[PREVIEW_BINARY]: await this.helpers.prepareBinaryData(
+					preview.data,
+					`${baseName}-preview.${preview.extension}`,
+					preview.mimeType,
+				),
 				[REFERENCE_BINARY]: recording.binary,
 			},
 		},
