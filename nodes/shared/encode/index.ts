@@ -1,4 +1,4 @@
-// TEMPORARY SHIM (not committed): replaced by wip/encode's module at merge.
+// Interim module: WAV and raw PCM writers only. The MP3 and OGG/Opus encoders (wip/encode) replace this file.
 export type OutputFormat = 'wav' | 'mp3' | 'oggOpus' | 'pcm';
 export const OUTPUT_FORMATS: Record<OutputFormat, { mimeType: string; extension: string; label: string }> = {
 	wav: { mimeType: 'audio/wav', extension: 'wav', label: 'WAV' },
