@@ -7,6 +7,7 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { runForEachItem } from '../shared/execute';
+import { describeCreatedVoices } from './actions/clone.operation';
 import { getModels } from '../shared/methods/loadOptions';
 import { cloneVoice } from './actions/clone.operation';
 import { voiceCloneProperties } from './description';
@@ -35,6 +36,10 @@ export class FaseehVoiceClone implements INodeType {
 	methods = { loadOptions: { getModels } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return [await runForEachItem.call(this, (itemIndex) => cloneVoice.call(this, itemIndex))];
+		return [
+			await runForEachItem.call(this, (itemIndex) => cloneVoice.call(this, itemIndex), {
+				describeCompleted: describeCreatedVoices,
+			}),
+		];
 	}
 }

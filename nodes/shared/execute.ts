@@ -21,9 +21,18 @@ export type ItemOperation = (itemIndex: number) => Promise<INodeExecutionData[]>
  * are dropped, so a bad item found early spends nothing on the ones before it), requests in
  * flight finish, and the lowest failed item's error is thrown.
  */
+export interface RunOptions {
+	/**
+	 * Without continue-on-fail the outputs of items that succeeded are lost with the failure: what
+	 * to tell about them in the error (the voices a clone batch already created, say), or undefined.
+	 */
+	describeCompleted?: (completed: Array<{ itemIndex: number; json: IDataObject }>) => string | undefined;
+}
+
 export async function runForEachItem(
 	this: IExecuteFunctions,
 	operation: ItemOperation,
+	options: RunOptions = {},
 ): Promise<INodeExecutionData[]> {
 	const itemCount = this.getInputData().length;
 	const concurrency = itemCount > 0 ? readConcurrency(this) : 1;
@@ -69,6 +78,9 @@ export async function runForEachItem(
 
 	if (failures.length > 0) {
 		const first = failures.reduce((a, b) => (b.itemIndex < a.itemIndex ? b : a));
+		const completed = results.flatMap((output, itemIndex) => (output?.[0] ? [{ itemIndex, json: output[0].json }] : []));
+		const note = completed.length > 0 ? options.describeCompleted?.(completed) : undefined;
+		if (note) addBeforeItemTag(first.error as NodeApiError | NodeOperationError, note, completed.map((done) => done.itemIndex));
 		throw first.error;
 	}
 	if (cancelSignal?.aborted) {
@@ -135,4 +147,14 @@ function withItemIndex(
 		error.description = error.description ? `${error.description} ${tag}` : tag;
 	}
 	return error;
+}
+
+/** Adds a sentence to an error's description, before its closing "[item N]". */
+function addBeforeItemTag(error: NodeApiError | NodeOperationError, note: string, completedItems: number[]): void {
+	const description = error.description ?? '';
+	const tag = /\s*\[item \d+\]$/.exec(description);
+	error.description = tag
+		? `${description.slice(0, tag.index)} ${note}${tag[0]}`.trim()
+		: `${description} ${note}`.trim();
+	error.context.completedItems = completedItems;
 }

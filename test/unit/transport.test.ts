@@ -55,3 +55,33 @@ describe('what n8n wraps a failed request in, per version (shapes seen by a prob
 		expect(classify(v1123('200', ['stream has been aborted']), 3010)).toBe('Faseeh did not answer within 3 seconds (timeout)');
 	});
 });
+
+describe('TLS failures and a connect timeout keep their reason and say the fix', () => {
+	const node: INode = { id: '1', name: 'Faseeh', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
+	const classify = (error: unknown) => networkError(node, findCause(error), { timeoutSeconds: 3, target: 'faseeh.example:443', elapsedMs: 40 });
+	const v2 = (code: string, message: string) => ({ message: 'n8n generic text', httpCode: code, cause: { code, message } });
+	const v1123 = (httpCode: string, messages: string[]) => ({ message: 'n8n generic text', httpCode, messages, cause: undefined });
+
+	it.each([
+		['self-signed (2.x)', v2('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'), /self-signed TLS certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/, /NODE_EXTRA_CA_CERTS/],
+		['self-signed in chain (1.123)', v1123('SELF_SIGNED_CERT_IN_CHAIN', ['self-signed certificate in certificate chain']), /self-signed TLS certificate/, /NODE_EXTRA_CA_CERTS/],
+		['expired', v2('CERT_HAS_EXPIRED', 'certificate has expired'), /expired or not yet valid \(CERT_HAS_EXPIRED\)$/, /clock/],
+		['wrong host', v2('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), /certificate for another host name/, /host name the certificate is for/],
+		['chain not verifiable', v1123('UNABLE_TO_VERIFY_LEAF_SIGNATURE', ['unable to verify the first certificate']), /cannot verify/, /intermediate certificates/],
+		['http on an https URL', v2('EPROTO', 'SSL routines:ssl3_get_record:wrong version number'), /did not complete a TLS handshake \(EPROTO\)$/, /http-only server/],
+	])('%s', (_name, error, message, fix) => {
+		const built = classify(error);
+		expect(built.message).toMatch(message);
+		expect(built.message).toContain('faseeh.example:443');
+		expect(built.description).toMatch(fix);
+		expect(built.context.errorCode).toBe(findCause(error).code);
+		expect(built.context.errorCode).not.toBeNull();
+	});
+
+	it('the operating system giving up on connecting is not the node’s Timeout', () => {
+		const built = classify(v2('ETIMEDOUT', 'connect ETIMEDOUT 10.255.255.1:443'));
+		expect(built.message).toBe('Could not connect to Faseeh at faseeh.example:443: the connection attempt timed out');
+		expect(built.description).toMatch(/firewall/);
+		expect(classify(v2('ECONNABORTED', 'timeout of 3000ms exceeded')).message).toBe('Faseeh did not answer within 3 seconds (timeout)');
+	});
+});

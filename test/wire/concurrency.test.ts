@@ -9,7 +9,7 @@ import { FaseehVoiceClone } from '../../nodes/FaseehVoiceClone/FaseehVoiceClone.
 import { cleanupHarness } from '../harness/n8nHarness';
 import type { FixtureItem } from '../harness/n8nHarness';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
-import { part, requestsTo, runAgainst, startSandbox, wavRecording } from '../helpers/faseeh';
+import { TEST_API_KEY, part, requestsTo, runAgainst, startSandbox, wavRecording } from '../helpers/faseeh';
 
 const PREVIEW = wavRecording(0.2, 300);
 const ORIGINAL = wavRecording(0.3, 200);
@@ -307,6 +307,26 @@ describe('a batch that stops', () => {
 		expect((result.error as NodeApiError).context.itemIndex).toBe(1);
 		expect(elapsedMs).toBeLessThan(3_000);
 		expect(arrivals.filter((text) => text.endsWith(' 0'))).toHaveLength(1);
+	});
+});
+
+describe('a failed clone batch without Continue On Fail', () => {
+	it('names the voices it already created, so a rerun does not clone them twice', async () => {
+		const sandbox = await sandboxWith();
+		const parameters = { ...cloneParameters(), model: '={{ $json.index === 3 ? "faseeh-v0-retired" : "faseeh-v1-preview" }}' };
+		const result = await runAgainst(sandbox, new FaseehVoiceClone(), parameters, cloneItems(6));
+		const error = result.error as NodeApiError;
+		expect(error.message).toMatch(/Model not found/);
+		const listed = await fetch(`${sandbox.baseUrl}/voices`, { headers: { 'x-api-key': TEST_API_KEY } });
+		const body = (await listed.json()) as unknown;
+		const voices = (Array.isArray(body) ? body : ((body as { data?: unknown[] }).data ?? [])) as Array<{ voice_id: string; name: string; type: string }>;
+		const created = voices.filter((voice) => voice.type === 'cloned');
+		expect(created.map((voice) => voice.name)).toEqual(['Voice 0', 'Voice 1', 'Voice 2']);
+		expect(error.description).toContain(
+			`this run created 3 voices: ${created.map((voice, item) => `item ${item} → ${voice.voice_id} ("${voice.name}")`).join(', ')}.`,
+		);
+		expect(error.description).toMatch(/do not clone those items again\. \[item 3\]$/);
+		expect(error.context.completedItems).toEqual([0, 1, 2]);
 	});
 });
 

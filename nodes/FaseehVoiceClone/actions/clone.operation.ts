@@ -188,3 +188,17 @@ export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Pr
 		},
 	];
 }
+
+/**
+ * For a batch that failed without Continue On Fail: the voices already created (their outputs are
+ * lost with the failure), so that a rerun does not clone them, and pay for them, twice.
+ */
+export function describeCreatedVoices(completed: Array<{ itemIndex: number; json: IDataObject }>): string | undefined {
+	const created = completed.filter((done) => typeof done.json.voice_id === 'string');
+	if (created.length === 0) return undefined;
+	const shown = created
+		.slice(0, 20)
+		.map((done) => `item ${done.itemIndex} → ${String(done.json.voice_id)}${typeof done.json.name === 'string' ? ` ("${done.json.name}")` : ''}`);
+	const more = created.length > shown.length ? `, and ${created.length - shown.length} more` : '';
+	return `Before it stopped, this run created ${created.length} voice${created.length === 1 ? '' : 's'}: ${shown.join(', ')}${more}. They exist in Faseeh: do not clone those items again.`;
+}

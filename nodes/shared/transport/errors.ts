@@ -165,7 +165,15 @@ export function networkError(
 	const mayExist = context.createsVoice ? ` ${VOICE_MAY_EXIST}` : '';
 	let message: string;
 	let description: string;
-	if (isTimeout(code, text) || (reachedTimeout && isCutOff(code, text))) {
+	const tls = TLS_PROBLEMS.find((entry) => entry.codes.includes(code) && (code !== 'EPROTO' || /ssl|tls|wrong version/i.test(text)));
+	if (tls) {
+		message = `The Faseeh host ${context.target} ${tls.problem} (${code})`;
+		description = `Nothing was sent to it. ${tls.fix}`;
+	} else if (code === 'ETIMEDOUT' && /connect ETIMEDOUT/i.test(text)) {
+		// The operating system gave up connecting (no answer to the connection attempt): not the node's Timeout.
+		message = `Could not connect to Faseeh at ${context.target}: the connection attempt timed out`;
+		description = 'The host did not answer at all: check the Base URL, and that no firewall or proxy blocks this machine from reaching it.';
+	} else if (isTimeout(code, text) || (reachedTimeout && isCutOff(code, text))) {
 		message = `Faseeh did not answer within ${context.timeoutSeconds} seconds (timeout)`;
 		description = `Raise the Timeout option if long uploads or texts need more time.${mayExist}`;
 	} else if (code === 'ERR_CANCELED') {
@@ -242,7 +250,37 @@ export function findCause(error: unknown): { code?: string; message?: string } {
 	return { code: code ?? fallbackCode, message: texts.join(' | ') || undefined };
 }
 
-const LOW_LEVEL_CODE = /^(E[A-Z0-9_]+|ERR_[A-Z0-9_]+)$/;
+/** Node's socket and HTTP codes (E…, ERR_…) and OpenSSL's certificate verdicts (see TLS_PROBLEMS). */
+const LOW_LEVEL_CODE = /^(E[A-Z0-9_]+|ERR_[A-Z0-9_]+|[A-Z]+(_[A-Z0-9]+)*_(CERT|SIGNATURE|LOCALLY|CHAIN|ISSUER|VALID|EXPIRED|UNTRUSTED|FAILURE|MISMATCH))$/;
+
+/** TLS failures by code: what happened, and the fix. */
+const TLS_PROBLEMS: Array<{ codes: string[]; problem: string; fix: string }> = [
+	{
+		codes: ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN'],
+		problem: 'presented a self-signed TLS certificate',
+		fix: 'Faseeh’s own hosts have public certificates: check the Base URL. For a private proxy, give n8n its CA (NODE_EXTRA_CA_CERTS=/path/ca.pem) rather than turning verification off.',
+	},
+	{
+		codes: ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'],
+		problem: 'presented a TLS certificate that is expired or not yet valid',
+		fix: 'Renew the certificate of the host in the Base URL, and check that this machine’s clock is right.',
+	},
+	{
+		codes: ['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH'],
+		problem: 'presented a TLS certificate for another host name',
+		fix: 'Use the host name the certificate is for in the Base URL (an IP address or an alias does not match it).',
+	},
+	{
+		codes: ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE'],
+		problem: 'presented a TLS certificate this machine cannot verify',
+		fix: 'The server must send its intermediate certificates; for a private CA, give n8n that CA with NODE_EXTRA_CA_CERTS.',
+	},
+	{
+		codes: ['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG'],
+		problem: 'did not complete a TLS handshake',
+		fix: 'The host may not speak https on that port (an http-only server, or the wrong port): check the Base URL.',
+	},
+];
 
 /** GET /voices answered 404: the host has no voice list (documented for the Munsit host only). */
 export function voiceListMissingError(node: INode, error: NodeApiError, itemIndex?: number): NodeApiError {
