@@ -58,7 +58,8 @@ export const timeoutOption: INodeProperties = {
 	type: 'number',
 	typeOptions: { minValue: 1 },
 	default: DEFAULT_TIMEOUT_SECONDS,
-	description: 'Seconds to wait for Faseeh to answer before the request fails',
+	description:
+		'Seconds without progress before the request fails: while a file uploads, seconds in which no byte could be sent; after the upload (or for a text), seconds waiting for the answer',
 };
 
 export const maxFileSizeOption: INodeProperties = {

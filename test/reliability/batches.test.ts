@@ -98,8 +98,12 @@ describe.each([1, 5])('concurrency %i', (concurrency) => {
 		expect(error).toBeInstanceOf(NodeApiError);
 		expect(error.message).toBe('Model not found: faseeh-v0-retired');
 		// Faseeh's message is kept as sent, so the item is named at the end of the description.
-		expect(error.description).toMatch(/\(HTTP 400, Faseeh error code 40001\) \[item 6\]$/);
+		// Before it: the voices the batch had already created (their outputs are lost with the failure).
+		expect(error.description).toMatch(/\(HTTP 400, Faseeh error code 40001\) Before it stopped, this run created \d+ voices?: .*do not clone those items again\. \[item 6\]$/);
 		expect(error.context.itemIndex).toBe(6);
+		const created = error.context.completedItems as number[];
+		expect(error.description).toContain(`this run created ${created.length} voice`);
+		for (const item of created) expect(error.description).toMatch(new RegExp(`item ${item} → cl-`));
 		expect(result.items).toEqual([]);
 
 		const sent = sentIndexes(sandbox);

@@ -153,16 +153,53 @@ export function unexpectedAnswerError(
  * A failure without a complete answer: refused, reset, timed out, cut off, cancelled. Built from
  * the low-level code and text only: the original error carries the request config, key included.
  */
+/** Options → Timeout ran out: seconds without progress in the upload, or without an answer after it. */
+export function timeoutError(
+	node: INode,
+	phase: 'upload' | 'answer',
+	context: { timeoutSeconds: number; target: string; itemIndex?: number; createsVoice?: boolean },
+): NodeApiError {
+	const seconds = context.timeoutSeconds;
+	const error =
+		phase === 'upload'
+			? faseehError(node, {
+					message: `The upload to Faseeh made no progress for ${seconds} seconds (timeout)`,
+					description: `${context.createsVoice ? 'Nothing was created: the upload did not finish. ' : ''}The connection stalled while sending the file. Check the network, or raise Options → Timeout for a link that stalls for longer.`,
+					networkCode: 'ETIMEDOUT',
+					itemIndex: context.itemIndex,
+				})
+			: faseehError(node, {
+					message: `Faseeh did not answer within ${seconds} seconds (timeout)`,
+					description: `Counted from the end of the upload. Raise the Timeout option if long texts or recordings need more time.${context.createsVoice ? ` ${VOICE_MAY_EXIST}` : ''}`,
+					networkCode: 'ETIMEDOUT',
+					itemIndex: context.itemIndex,
+				});
+	error.context.noAnswer = true;
+	return error;
+}
+
 export function networkError(
 	node: INode,
 	cause: { code?: string; message?: string },
-	context: { timeoutSeconds: number; target: string; itemIndex?: number; createsVoice?: boolean; elapsedMs?: number },
+	context: {
+		timeoutSeconds: number;
+		target: string;
+		itemIndex?: number;
+		createsVoice?: boolean;
+		elapsedMs?: number;
+		/** False when the failure came before the whole body was sent: nothing can have been created. */
+		uploadFinished?: boolean;
+	},
 ): NodeApiError {
 	const code = cause.code ?? '';
 	const text = cause.message ?? '';
 	// Axios reports a timeout that fires while the body streams in like a cut-off answer.
 	const reachedTimeout = context.elapsedMs !== undefined && context.elapsedMs >= context.timeoutSeconds * 1000 - 50;
-	const mayExist = context.createsVoice ? ` ${VOICE_MAY_EXIST}` : '';
+	const mayExist = !context.createsVoice
+		? ''
+		: context.uploadFinished === false
+			? ' Nothing was created: the upload did not finish.'
+			: ` ${VOICE_MAY_EXIST}`;
 	let message: string;
 	let description: string;
 	const tls = TLS_PROBLEMS.find((entry) => entry.codes.includes(code) && (code !== 'EPROTO' || /ssl|tls|wrong version/i.test(text)));

@@ -14,8 +14,11 @@ import {
 	parseFaseehError,
 	queueTimeoutError,
 	redirectError,
+	timeoutError,
 	unexpectedAnswerError,
 } from './errors';
+import { backstopTimeoutMs, ProgressTimeout } from './timeout';
+import type { TimeoutPhase } from './timeout';
 import { accountLimiter, INTERACTIVE_TICKET, parseConcurrencyMaximum, takeTicket } from './limiter';
 import {
 	DEFAULT_RATE_LIMIT_WAIT_SECONDS,
@@ -164,14 +167,40 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 		let response: FullResponse | undefined;
 		let failure: unknown;
 		let body: IDataObject | FormData | undefined;
+		let timedOut: TimeoutPhase | undefined;
+		let uploadFinished = true;
 		const sentAt = Date.now();
 		try {
 			body = typeof request.body === 'function' ? await request.body() : request.body;
-			response = await sendOnce.call(this, request, account.baseURL, timeoutSeconds, body);
+			const progress = new ProgressTimeout(timeoutSeconds * 1000, body);
+			const stop = new AbortController();
+			const signal = cancelSignal ? AbortSignal.any([cancelSignal, stop.signal]) : stop.signal;
+			const sending = sendOnce.call(this, request, account.baseURL, timeoutSeconds, body, signal);
+			const outcome = await Promise.race([
+				sending.then((answer) => ({ answer }), (error: unknown) => ({ error })),
+				progress.expired.then((phase) => ({ phase })),
+			]);
+			progress.stop();
+			uploadFinished = progress.uploadFinished;
+			if ('phase' in outcome) {
+				timedOut = outcome.phase;
+				// Ends the request (an upload stops, the wait for the answer is dropped): its slot is free once it has.
+				stop.abort();
+				await sending.catch(() => undefined);
+			} else if ('answer' in outcome) {
+				response = outcome.answer;
+			} else {
+				failure = outcome.error;
+			}
 		} catch (error) {
 			failure = error;
 		} finally {
 			closePartStreams(body);
+		}
+		if (timedOut) {
+			permit.release();
+			slot?.keepUntilItemFinished();
+			throw timeoutError(node, timedOut, errorContext);
 		}
 
 		if (response?.statusCode === 429) {
@@ -215,7 +244,7 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 		}
 		const networkFailure = response
 			? undefined
-			: networkError(node, findCause(failure), { ...errorContext, elapsedMs: Date.now() - sentAt });
+			: networkError(node, findCause(failure), { ...errorContext, elapsedMs: Date.now() - sentAt, uploadFinished });
 		const retryable =
 			!interactive &&
 			request.retryServerErrors === true &&
@@ -250,6 +279,7 @@ async function sendOnce(
 	baseURL: string,
 	timeoutSeconds: number,
 	body: IDataObject | FormData | undefined,
+	signal: AbortSignal,
 ): Promise<FullResponse> {
 	const options: IHttpRequestOptions = {
 		method: request.method,
@@ -257,13 +287,36 @@ async function sendOnce(
 		url: request.path,
 		json: request.expect === 'json',
 		encoding: request.expect === 'audio' ? 'arraybuffer' : undefined,
-		timeout: timeoutSeconds * 1000,
+		// The node's Timeout is ProgressTimeout's; n8n's own (whose meaning differs per version) is a backstop.
+		timeout: backstopTimeoutMs(timeoutSeconds),
 		disableFollowRedirect: true,
 		ignoreHttpStatusErrors: true,
 		returnFullResponse: true,
+		abortSignal: signal,
 	};
 	if (body !== undefined) options.body = body as IHttpRequestOptions['body'];
-	return (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, options)) as FullResponse;
+	return (await this.helpers.httpRequestWithAuthentication.call(
+		withoutOwnCancelSignal(this),
+		CREDENTIAL_TYPE,
+		options,
+	)) as FullResponse;
+}
+
+/**
+ * n8n's httpRequestWithAuthentication (1.x and 2.x) replaces a request's `abortSignal` with the
+ * execution's cancel signal whenever its `this` has getExecutionCancelSignal. The node passes a
+ * signal that already combines that cancel signal with its own Timeout, so it calls the helper
+ * through a view of the context that hides that one method (everything else is the context's own).
+ */
+function withoutOwnCancelSignal(context: FaseehContext): FaseehContext {
+	return new Proxy(context, {
+		has: (target, property) => property !== 'getExecutionCancelSignal' && Reflect.has(target, property),
+		get: (target, property) => {
+			if (property === 'getExecutionCancelSignal') return undefined;
+			const value = Reflect.get(target, property, target) as unknown;
+			return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+		},
+	});
 }
 
 /**
