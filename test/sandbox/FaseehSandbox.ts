@@ -44,7 +44,11 @@ export class FaseehSandbox {
 		this.opts = options;
 		this.apiKey = options.apiKey ?? 'sandbox-key';
 		this.admission = new Admission(this.apiKey, options.maxConcurrent, options.retryAfterSeconds);
-		this.api = new SandboxApi({ voicesRoute: options.voicesRoute, textFieldsFirst: options.textFieldsFirst });
+		this.api = new SandboxApi({
+			voicesRoute: options.voicesRoute,
+			textFieldsFirst: options.textFieldsFirst,
+			stt: { routes: options.sttRoutes, bareBody: options.sttBareBody, successStatus: options.sttSuccessStatus },
+		});
 	}
 
 	start(): Promise<string> {
@@ -110,6 +114,16 @@ export class FaseehSandbox {
 
 	voices(): Voice[] {
 		return this.api.voices();
+	}
+
+	/** The transcript this sandbox gives (or gave) the audio with this sha256. */
+	transcriptFor(sha256Hex: string): string {
+		return this.api.stt.transcriptFor(sha256Hex);
+	}
+
+	/** Transcripts answered since the last reset, by sha256 of the uploaded file. */
+	transcripts(): Map<string, string> {
+		return new Map(this.api.stt.transcripts);
 	}
 
 	// ---------------------------------------------------------------- request pipeline
