@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- the JSON answers are read field by field */
 /**
  * The sandbox's Munsit speech-to-text over real HTTP: field names, models, flags, the envelope and
  * its bare variant, the error answers, and transcripts that give back the text of the sandbox's
