@@ -7,7 +7,8 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { INodeParameters } from 'n8n-workflow';
 
 import { Faseeh } from '../../nodes/Faseeh/Faseeh.node';
-import { cleanupHarness } from '../harness/n8nHarness';
+import { FaseehApi } from '../../credentials/FaseehApi.credentials';
+import { cleanupHarness, runNode } from '../harness/n8nHarness';
 import type { FixtureItem } from '../harness/n8nHarness';
 import type { FaseehSandbox, FaseehSandboxOptions } from '../sandbox/FaseehSandbox';
 import { part, partNames, requestsTo, runAgainst, serialised, sha256, startSandbox, TEST_API_KEY, wavRecording } from '../helpers/faseeh';
@@ -171,6 +172,20 @@ describe('Audio → Transcribe: bad input, refused before any request', () => {
 		expect(result.error?.message).toMatch(message);
 		expect(sandbox.requests).toHaveLength(0);
 	});
+});
+
+it('as an AI Agent tool (the type n8n derives, faseehTool, with JSON only): says why no recording can reach it', async () => {
+	const result = await runNode({
+		nodeType: new Faseeh(),
+		typeName: 'n8n-nodes-faseeh.faseehTool',
+		parameters: transcribe(),
+		items: [{ json: { query: 'transcribe the voice note' } }],
+		credentials: { faseehApi: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
+		credentialTypes: [new FaseehApi()],
+	});
+	expect(result.error).toBeInstanceOf(NodeOperationError);
+	expect(result.error?.message).toMatch(/cannot receive a recording when the node runs as an AI Agent tool/);
+	expect(sandbox.requests).toHaveLength(0);
 });
 
 describe('Audio → Transcribe: errors carry the API’s message, code and a hint', () => {

@@ -266,7 +266,23 @@ export function uploadFileName(this: IExecuteFunctions, itemIndex: number, input
 	);
 }
 
+/**
+ * n8n gives a node used as an AI Agent tool only the model's arguments as JSON, never a binary
+ * (n8n-core get-input-connection-data.js: `addInputData(AiTool, [[{ json: toolArgs }]])`, 2.41.1),
+ * so a recording cannot reach Transcribe that way: say so instead of "no binary field".
+ */
+function refuseToolUse(this: IExecuteFunctions, itemIndex: number): void {
+	const item = this.getInputData()[itemIndex];
+	if (!this.getNode().type.endsWith('Tool') || Object.keys(item?.binary ?? {}).length > 0) return;
+	throw new ParameterValidator(this.getNode(), itemIndex).fail(
+		'Input Data Field Name',
+		'cannot receive a recording when the node runs as an AI Agent tool: n8n passes tools only the model’s arguments, never binary files',
+		'Put Faseeh → Audio → Transcribe before the AI Agent and give the agent its "text" (see the Arabic voice agent example).',
+	);
+}
+
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+	refuseToolUse.call(this, itemIndex);
 	const request = readRequest.call(this, itemIndex);
 	const input = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Input Data Field Name',
