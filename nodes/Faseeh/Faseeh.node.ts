@@ -10,6 +10,7 @@ import { runForEachItem } from '../shared/execute';
 import type { ItemOperation } from '../shared/execute';
 import { searchVoices } from '../shared/methods/listSearch';
 import { getModels } from '../shared/methods/loadOptions';
+import * as audioTranscribe from './actions/audio/transcribe.operation';
 import * as modelGetMany from './actions/model/getMany.operation';
 import * as speechGenerate from './actions/speech/generate.operation';
 import * as voiceGetMany from './actions/voice/getMany.operation';
@@ -21,6 +22,7 @@ const OPERATIONS: Record<string, Record<string, Operation>> = {
 	voice: { preview: voicePreview.execute, getMany: voiceGetMany.execute },
 	speech: { generate: speechGenerate.execute },
 	model: { getMany: modelGetMany.execute },
+	audio: { transcribe: audioTranscribe.execute },
 };
 
 /** Programmatic: preview uploads a binary and outputs two, which the declarative style cannot express cleanly. */
@@ -32,7 +34,7 @@ export class Faseeh implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Arabic text to speech and voice previews with Faseeh',
+		description: 'Arabic text to speech, voice previews and speech-to-text with Faseeh and Munsit',
 		defaults: { name: 'Faseeh' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -45,6 +47,7 @@ export class Faseeh implements INodeType {
 				type: 'options',
 				noDataExpression: true,
 				options: [
+					{ name: 'Audio', value: 'audio' },
 					{ name: 'Model', value: 'model' },
 					{ name: 'Speech', value: 'speech' },
 					{ name: 'Voice', value: 'voice' },
@@ -105,6 +108,32 @@ export class Faseeh implements INodeType {
 				],
 				default: 'getMany',
 			},
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				displayOptions: { show: { resource: ['audio'] } },
+				options: [
+					{
+						name: 'Transcribe',
+						value: 'transcribe',
+						action: 'Transcribe a recording',
+						description:
+							'Turn Arabic speech into text with Munsit speech-to-text (same API key). Served by the Munsit host (https://api.munsit.com/api/v1): choose it as the credential’s Base URL.',
+					},
+				],
+				default: 'transcribe',
+			},
+			{
+				displayName:
+					'Speech-to-text is served by the Munsit host. Choose "Munsit" as the Base URL in the Faseeh API credential: the Faseeh hosts are not known to serve it.',
+				name: 'sttHostNotice',
+				type: 'notice',
+				default: '',
+				displayOptions: { show: { resource: ['audio'] } },
+			},
+			...audioTranscribe.description,
 			...voicePreview.description,
 			...voiceGetMany.description,
 			...speechGenerate.description,

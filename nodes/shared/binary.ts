@@ -28,6 +28,8 @@ export interface AudioInput {
 	/** The audio MIME type sent with the part. */
 	mimeType: string;
 	size: number;
+	/** The container the first bytes show (wav, mp3, ogg …), when they match a known signature. */
+	format?: string;
 	/** Present for in-memory binaries (and raw PCM, which is wrapped as WAV). */
 	buffer?: Buffer;
 }
@@ -76,6 +78,7 @@ export async function readAudioInput(
 			fileName: withExtension(binary.fileName ?? spec.field, 'wav'),
 			mimeType: 'audio/wav',
 			size: wav.length,
+			format: 'wav',
 			buffer: wav,
 		};
 	}
@@ -104,6 +107,7 @@ export async function readAudioInput(
 		fileName: binary.fileName ?? `${spec.field}.${sniffed?.format ?? 'audio'}`,
 		mimeType,
 		size,
+		format: sniffed?.format,
 		buffer,
 	};
 }

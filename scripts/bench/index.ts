@@ -3,7 +3,7 @@
  * writes docs/benchmarks.md.
  *
  *   node -r ts-node/register/transpile-only scripts/bench/index.ts
- *     [--only throughput|memory|overhead|executions]
+ *     [--only throughput|memory|overhead|executions|transcribe]
  *                                           run one section (docs/benchmarks.md is then not written,
  *                                           except for executions: its own part of it is replaced)
  *     [--reps N]                            runs per throughput configuration (default 3)
@@ -27,10 +27,11 @@ import type { BenchResults } from './report';
 import { allFigures, machine, markdown, markdownTable, terminalTable } from './report';
 import { startRemoteSandbox } from './sandboxClient';
 import { runThroughput } from './throughput';
+import { replaceTranscribeSection, runTranscribe, transcribeMarkdown } from './transcribe';
 import { cleanupHarness } from '../../test/harness/n8nHarness';
 import { killAllStarted } from '../lib/queue';
 
-const SECTIONS = ['throughput', 'memory', 'overhead', 'executions'] as const;
+const SECTIONS = ['throughput', 'memory', 'overhead', 'executions', 'transcribe'] as const;
 type Section = (typeof SECTIONS)[number];
 const DOCS_FILE = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
 
@@ -112,6 +113,7 @@ async function main(): Promise<number> {
 		await attempt('overhead profile', async () => void (results.profile = await runProfile()));
 	}
 	if (wanted('executions')) await attempt('executions', async () => void (results.executions = await runExecutions(options.executionsReps)));
+	if (wanted('transcribe')) await attempt('transcribe', async () => void (results.transcribe = await runTranscribe(options.reps)));
 	results.durationMs = Date.now() - started;
 
 	const figures = allFigures(results);
@@ -134,6 +136,10 @@ async function main(): Promise<number> {
 		const docs = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
 		fs.writeFileSync(DOCS_FILE, replaceExecutionsSection(docs, executionsMarkdown(results.executions, undefined, results.startedAt, markdownTable)));
 		console.log(`Wrote the executions section of ${path.relative(process.cwd(), DOCS_FILE)}`);
+	} else if (options.only === 'transcribe' && results.transcribe) {
+		const docs = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
+		fs.writeFileSync(DOCS_FILE, replaceTranscribeSection(docs, transcribeMarkdown(results.transcribe, undefined, results.startedAt, markdownTable)));
+		console.log(`Wrote the transcribe section of ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else {
 		console.log(`--only ${options.only}: ${path.relative(process.cwd(), DOCS_FILE)} not written (it needs all sections).`);
 	}

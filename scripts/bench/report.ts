@@ -6,6 +6,8 @@ import type { Figure } from './common';
 import { fmt, median } from './common';
 import type { ExecutionsResult } from './executions';
 import { executionsMarkdown } from './executions';
+import type { TranscribeResult } from './transcribe';
+import { transcribeMarkdown } from './transcribe';
 import type { MemoryResult } from './memory';
 import { TARGET_DELTA_MIB } from './memory';
 import type { OverheadResult } from './overhead';
@@ -23,6 +25,7 @@ export interface BenchResults {
 	overhead?: OverheadResult;
 	profile?: PhaseTimes;
 	executions?: ExecutionsResult;
+	transcribe?: TranscribeResult;
 	/** Sections that threw, with the message. */
 	errors: Array<{ section: string; message: string }>;
 }
@@ -33,7 +36,7 @@ function verdict(figure: Figure): string {
 }
 
 export function allFigures(results: BenchResults): Figure[] {
-	return [...(results.throughput?.figures ?? []), ...(results.memory?.figures ?? []), ...(results.overhead?.figures ?? []), ...(results.executions?.figures ?? [])];
+	return [...(results.throughput?.figures ?? []), ...(results.memory?.figures ?? []), ...(results.overhead?.figures ?? []), ...(results.executions?.figures ?? []), ...(results.transcribe?.figures ?? [])];
 }
 
 /** A plain-text table for the terminal. */
@@ -159,7 +162,7 @@ function overheadFindings(result: OverheadResult, profile: PhaseTimes | undefine
 
 export function markdown(results: BenchResults): string {
 	// The executions section has its own table (it can be rerun alone: `--only executions`).
-	const figures = allFigures(results).filter((figure) => figure.section !== 'executions');
+	const figures = allFigures(results).filter((figure) => figure.section !== 'executions' && figure.section !== 'transcribe');
 	const missed = figures.filter((figure) => figure.pass === false);
 	const out: string[] = [
 		'# Benchmarks',
@@ -216,5 +219,7 @@ export function markdown(results: BenchResults): string {
 	if (results.overhead) out.push('### Overhead', '', ...overheadFindings(results.overhead, results.profile), '');
 	const executionsError = results.errors.find((error) => error.section === 'executions')?.message;
 	out.push(executionsMarkdown(results.executions, executionsError, results.startedAt, markdownTable), '');
+	const transcribeError = results.errors.find((error) => error.section === 'transcribe')?.message;
+	out.push(transcribeMarkdown(results.transcribe, transcribeError, results.startedAt, markdownTable), '');
 	return `${out.join('\n')}\n`;
 }

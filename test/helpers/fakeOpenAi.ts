@@ -36,15 +36,21 @@ interface ChatBody {
 	stream?: boolean;
 }
 
-export interface FakeOpenAiOptions {
-	apiKey: string;
-	/** Picks the tool to call from the ones the agent offers. */
-	toolName: RegExp;
-	/** The arguments of the tool call (what the "model" decided). */
-	toolArguments: Record<string, unknown>;
-	/** The final answer, given the tool message's content. */
-	finalAnswer: (toolResult: string) => string;
-}
+export type FakeOpenAiOptions =
+	| {
+			apiKey: string;
+			/** Picks the tool to call from the ones the agent offers. */
+			toolName: RegExp;
+			/** The arguments of the tool call (what the "model" decided). */
+			toolArguments: Record<string, unknown>;
+			/** The final answer, given the tool message's content. */
+			finalAnswer: (toolResult: string) => string;
+	  }
+	| {
+			apiKey: string;
+			/** No tool: the model answers the last user message at once (the voice agent). */
+			reply: (userMessage: string) => string;
+	  };
 
 export const TOOL_CALL_ID = 'call_faseeh_1';
 
@@ -100,22 +106,33 @@ export class FakeOpenAi {
 			return sendJson(res, 400, { error: { message: 'Invalid JSON body', type: 'invalid_request_error' } });
 		}
 		const body = record.body;
+		const options = this.options;
+		if ('reply' in options) {
+			const users = (body.messages ?? []).filter((message) => message.role === 'user');
+			const last = users.length > 0 ? contentText(users[users.length - 1].content) : '';
+			return this.answer(res, body, { role: 'assistant', content: options.reply(last) });
+		}
 		const toolMessage = (body.messages ?? []).find((message) => message.role === 'tool' && message.tool_call_id === TOOL_CALL_ID);
 		let message: Record<string, unknown>;
 		if (toolMessage) {
-			message = { role: 'assistant', content: this.options.finalAnswer(contentText(toolMessage.content)) };
+			message = { role: 'assistant', content: options.finalAnswer(contentText(toolMessage.content)) };
 		} else {
-			const tool = (body.tools ?? []).find((candidate) => this.options.toolName.test(candidate.function?.name ?? ''));
+			const tool = (body.tools ?? []).find((candidate) => options.toolName.test(candidate.function?.name ?? ''));
 			if (!tool) {
 				const offered = (body.tools ?? []).map((candidate) => candidate.function?.name).join(', ');
-				return sendJson(res, 400, { error: { message: `No tool matching ${this.options.toolName} among: ${offered}`, type: 'invalid_request_error' } });
+				return sendJson(res, 400, { error: { message: `No tool matching ${options.toolName} among: ${offered}`, type: 'invalid_request_error' } });
 			}
 			message = {
 				role: 'assistant',
 				content: null,
-				tool_calls: [{ id: TOOL_CALL_ID, type: 'function', function: { name: tool.function.name, arguments: JSON.stringify(this.options.toolArguments) } }],
+				tool_calls: [{ id: TOOL_CALL_ID, type: 'function', function: { name: tool.function.name, arguments: JSON.stringify(options.toolArguments) } }],
 			};
 		}
+		this.answer(res, body, message);
+	}
+
+	/** Sends one assistant message, as JSON or as server-sent events when the request streams. */
+	private answer(res: http.ServerResponse, body: ChatBody, message: Record<string, unknown>) {
 		const finishReason = message.tool_calls ? 'tool_calls' : 'stop';
 		const id = `chatcmpl-fake-${this.requests.length}`;
 		const created = Math.floor(Date.now() / 1000);

@@ -19,6 +19,7 @@ import {
 	runClone,
 	runPreview,
 	runSpeech,
+	runTranscribe,
 	wavOfSize,
 } from './support';
 
@@ -94,6 +95,7 @@ let i6bReads: BinaryReads = { metadata: [], buffers: [], streams: [] };
 const VOICE_CLONE_WIRE = 'test/wire/voiceClone.test.ts';
 const FASEEH_WIRE = 'test/wire/faseeh.test.ts';
 const CONCURRENCY_WIRE = 'test/wire/concurrency.test.ts';
+const TRANSCRIBE_WIRE = 'test/wire/transcribe.test.ts';
 
 /** Runs a case in one binary mode and checks its expectations. */
 export async function verifyCase(c: CatalogueCase, ctx: CaseContext): Promise<NodeRunResult> {
@@ -872,4 +874,92 @@ export const FAULT_CASES: CatalogueCase[] = [
 ];
 
 
-export const CATALOGUE_CASES: CatalogueCase[] = [...INPUT_CASES, ...FAULT_CASES];
+/** Audio → Transcribe (Munsit speech-to-text, issue 16). */
+const TRANSCRIBE_CASES: CatalogueCase[] = [
+	{
+		id: 'T1',
+		title: 'transcribe: the binary field is missing',
+		provenBy: `${TRANSCRIBE_WIRE} › Audio → Transcribe: bad input, refused before any request › a missing binary field`,
+		run: (ctx) => runTranscribe(ctx.sandbox, { binaryPropertyName: 'voice' }, [recordingItem()], { binaryMode: ctx.binaryMode }),
+		expected: { error: NodeOperationError, message: /^Parameter "Input Data Field Name": the input item has no binary field "voice"/, requests: 0 },
+	},
+	{
+		id: 'T2',
+		title: 'transcribe: an image (PNG content) as audio, both modes',
+		binaryModes: BOTH_MODES,
+		run: (ctx) =>
+			runTranscribe(ctx.sandbox, {}, [{ json: {}, binary: { data: { data: PNG, fileName: 'note.wav', mimeType: 'audio/wav' } } }], { binaryMode: ctx.binaryMode }),
+		expected: { error: NodeOperationError, message: 'The file in "Input Data Field Name" (binary field "data") is not audio: its content is PNG [item 0]', requests: 0 },
+	},
+	{
+		id: 'T3',
+		title: 'transcribe: an empty file',
+		provenBy: `${TRANSCRIBE_WIRE} › Audio → Transcribe: bad input, refused before any request › an empty file`,
+		run: (ctx) =>
+			runTranscribe(ctx.sandbox, {}, [{ json: {}, binary: { data: { data: Buffer.alloc(0), fileName: 'empty.wav', mimeType: 'audio/wav' } } }], { binaryMode: ctx.binaryMode }),
+		expected: { error: NodeOperationError, message: /is empty \[item 0\]$/, requests: 0 },
+	},
+	{
+		id: 'T4',
+		title: 'transcribe: a model that is not munsit or munsit-en-ar (from an expression)',
+		run: (ctx) => runTranscribe(ctx.sandbox, { sttModel: '={{ "munsit-1" }}' }, [recordingItem()], { binaryMode: ctx.binaryMode }),
+		expected: { error: NodeOperationError, message: 'Parameter "Model" must be munsit or munsit-en-ar, got "munsit-1" [item 0]', requests: 0 },
+	},
+	{
+		id: 'T5',
+		title: 'transcribe: the host answers 404 for the STT path (a Faseeh-only host)',
+		provenBy: `${TRANSCRIBE_WIRE} › Audio → Transcribe: errors carry the API’s message, code and a hint › a host that does not serve speech-to-text (404) names the hosts that do`,
+		run: (ctx) => {
+			ctx.sandbox.inject({ route: 'POST /audio/transcribe', kind: 'status', status: 404 });
+			return runTranscribe(ctx.sandbox, {}, [recordingItem()], { binaryMode: ctx.binaryMode });
+		},
+		expected: { error: NodeApiError, message: /^This host does not serve speech-to-text: /, httpCode: '404', errorCode: 40401, requests: 1 },
+	},
+	{
+		id: 'T6',
+		title: 'transcribe: 402, 413 and 415 carry the message, the code and their hint',
+		provenBy: `${TRANSCRIBE_WIRE} › Audio → Transcribe: errors carry the API’s message, code and a hint › HTTP %i`,
+		run: (ctx) => {
+			ctx.sandbox.inject({ route: 'POST /audio/transcribe', kind: 'status', status: 415 });
+			return runTranscribe(ctx.sandbox, {}, [recordingItem()], { binaryMode: ctx.binaryMode });
+		},
+		expected: { error: NodeApiError, message: 'Unsupported media type', description: /does not take this audio format/, httpCode: '415', errorCode: 41501, requests: 1 },
+	},
+	{
+		id: 'T7',
+		title: 'transcribe: a 200 envelope without a transcript',
+		run: (ctx) => {
+			ctx.sandbox.inject({ route: 'POST /audio/transcribe', kind: 'status', status: 200, body: { statusCode: 200, data: { transcriptionId: 'x' }, message: 'Success' } });
+			return runTranscribe(ctx.sandbox, {}, [recordingItem()], { binaryMode: ctx.binaryMode });
+		},
+		expected: {
+			error: NodeApiError,
+			message: 'The speech-to-text answer has no transcript (no "transcription" text)',
+			description: /served by https:\/\/api\.munsit\.com\/api\/v1\. \[item 0\]$/,
+			requests: 1,
+		},
+	},
+	{
+		id: 'T8',
+		title: 'transcribe: a 200 envelope whose statusCode is an error',
+		provenBy: `${TRANSCRIBE_WIRE} › Audio → Transcribe: errors carry the API’s message, code and a hint › 400 "Unsupported audio format" gets the format hint; an envelope with an error statusCode is an error`,
+		run: (ctx) => {
+			ctx.sandbox.inject({ route: 'POST /audio/transcribe', kind: 'status', status: 200, body: { statusCode: 402, message: 'Insufficient credits', data: null } });
+			return runTranscribe(ctx.sandbox, {}, [recordingItem()], { binaryMode: ctx.binaryMode });
+		},
+		expected: { error: NodeApiError, message: 'Insufficient credits', httpCode: '402', requests: 1 },
+	},
+	{
+		id: 'T9',
+		title: 'transcribe: a connection reset mid-upload is reported, not retried unless asked',
+		binaryModes: BOTH_MODES,
+		run: (ctx) => {
+			ctx.sandbox.inject({ route: 'POST /audio/transcribe', kind: 'reset', afterBytes: 16 * 1024 });
+			return runTranscribe(ctx.sandbox, {}, [{ json: {}, binary: { data: { data: LONG_RECORDING, fileName: 'long.wav', mimeType: 'audio/wav' } } }], { binaryMode: ctx.binaryMode });
+		},
+		expected: { error: NodeApiError, message: 'The connection to Faseeh was closed before an answer arrived', errorCode: 'ECONNRESET', requests: 1 },
+		check: async () => expect(await binaryFilesLeftOpen()).toEqual([]),
+	},
+];
+
+export const CATALOGUE_CASES: CatalogueCase[] = [...INPUT_CASES, ...FAULT_CASES, ...TRANSCRIBE_CASES];

@@ -70,6 +70,17 @@ export const SPEECH_PARAMETERS: INodeParameters = {
 	stability: 0.5,
 };
 
+export const TRANSCRIBE_PARAMETERS: INodeParameters = { resource: 'audio', operation: 'transcribe' };
+
+export async function runTranscribe(
+	sandbox: FaseehSandbox,
+	parameters: INodeParameters = {},
+	items: FixtureItem[] = [recordingItem()],
+	options: RunOptions = {},
+): Promise<NodeRunResult> {
+	return await runAgainst(sandbox, new Faseeh(), { ...TRANSCRIBE_PARAMETERS, ...parameters }, items, options);
+}
+
 export async function runClone(
 	sandbox: FaseehSandbox,
 	parameters: INodeParameters = {},

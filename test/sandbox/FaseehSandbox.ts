@@ -48,6 +48,7 @@ export class FaseehSandbox {
 			voicesRoute: options.voicesRoute,
 			textFieldsFirst: options.textFieldsFirst,
 			streamingSampleRate: options.streamingSampleRate,
+			stt: { routes: options.sttRoutes, bareBody: options.sttBareBody, successStatus: options.sttSuccessStatus },
 		});
 	}
 
@@ -114,6 +115,16 @@ export class FaseehSandbox {
 
 	voices(): Voice[] {
 		return this.api.voices();
+	}
+
+	/** The transcript this sandbox gives (or gave) the audio with this sha256. */
+	transcriptFor(sha256Hex: string): string {
+		return this.api.stt.transcriptFor(sha256Hex);
+	}
+
+	/** Transcripts answered since the last reset, by sha256 of the uploaded file. */
+	transcripts(): Map<string, string> {
+		return new Map(this.api.stt.transcripts);
 	}
 
 	// ---------------------------------------------------------------- request pipeline

@@ -8,6 +8,7 @@ import type { Ctx } from './body';
 import { SANDBOX_MODELS, STOCK_VOICES, sha256, synthesize, toneFor } from './catalog';
 import { ApiError, bad, notFound } from './errors';
 import type { Reply } from './responses';
+import { SandboxStt, type SttOptions } from './stt';
 import { PCM_CONTENT_TYPE, type Voice } from './types';
 import {
 	checkAudioFile,
@@ -30,18 +31,23 @@ export class SandboxApi {
 	baseUrl = '';
 	private cloned: Voice[] = [];
 	private readonly previews = new Map<string, PreviewMemory>();
+	readonly stt: SandboxStt;
 
 	constructor(
 		private readonly opts: {
 			voicesRoute?: boolean;
 			textFieldsFirst?: boolean;
 			streamingSampleRate?: 'fixed' | 'named' | 'unnamed';
+			stt?: SttOptions;
 		},
-	) {}
+	) {
+		this.stt = new SandboxStt(opts.stt);
+	}
 
 	reset(): void {
 		this.cloned = [];
 		this.previews.clear();
+		this.stt.reset();
 	}
 
 	/** The preview this sandbox produced whose PCM, or PCM wrapped as WAV, has this sha256. */
@@ -65,6 +71,7 @@ export class SandboxApi {
 		if (sub === '/voices/clone' && method === 'POST') return this.clone(ctx);
 		const tts = /^\/text-to-speech\/([^/]+)$/.exec(sub);
 		if (tts && method === 'POST') return this.textToSpeech(decodeSegment(tts[1]), ctx);
+		if (this.stt.handles(sub)) return this.stt.route(method, sub, ctx);
 		const sample = /^\/samples\/([^/]+)\.wav$/.exec(sub);
 		if (sample && method === 'GET') return this.sample(decodeSegment(sample[1]));
 		throw notFound();
@@ -100,6 +107,7 @@ export class SandboxApi {
 		const memory = { text, modelId };
 		this.previews.set(sha256(pcm), memory);
 		this.previews.set(sha256(wrapWav(pcm)), memory);
+		this.rememberSpoken(pcm, 24000, text);
 		return { kind: 'audio', contentType: PCM_CONTENT_TYPE, data: pcm, chunked: true };
 	}
 
@@ -218,14 +226,22 @@ export class SandboxApi {
 		if (streaming) {
 			// The documented streaming content type fixes 24 kHz; whether sample_rate changes it is unknown.
 			const mode = this.opts.streamingSampleRate ?? 'fixed';
-			if (mode === 'fixed' || typeof sampleRate !== 'number') {
-				return { kind: 'audio', contentType: PCM_CONTENT_TYPE, data: synthesize(seed, text, 24000), chunked: true };
-			}
-			const contentType = mode === 'named' ? `audio/raw;codec=pcm16;rate=${sampleRate};channels=1` : 'audio/raw;codec=pcm16;channels=1';
-			return { kind: 'audio', contentType, data: synthesize(seed, text, sampleRate), chunked: true };
+			const streamRate = mode === 'fixed' || typeof sampleRate !== 'number' ? 24000 : sampleRate;
+			const pcm = synthesize(seed, text, streamRate);
+			this.rememberSpoken(pcm, streamRate, text);
+			const contentType =
+				streamRate === 24000 && mode === 'fixed'
+					? PCM_CONTENT_TYPE
+					: mode === 'unnamed'
+						? 'audio/raw;codec=pcm16;channels=1'
+						: `audio/raw;codec=pcm16;rate=${streamRate};channels=1`;
+			return { kind: 'audio', contentType, data: pcm, chunked: true };
 		}
 		const rate = typeof sampleRate === 'number' ? sampleRate : 24000;
-		return { kind: 'audio', contentType: 'audio/wav', data: wrapWav(synthesize(seed, text, rate), rate), chunked: false };
+		const pcm = synthesize(seed, text, rate);
+		const wav = wrapWav(pcm, rate);
+		this.rememberSpoken(pcm, rate, text, wav);
+		return { kind: 'audio', contentType: 'audio/wav', data: wav, chunked: false };
 	}
 
 	/** GET /samples/:voice_id.wav (no auth): a short WAV for any known voice. */
@@ -233,6 +249,16 @@ export class SandboxApi {
 		if (!this.voices().some((v) => v.voice_id === voiceId)) throw notFound(`Voice not found: ${voiceId}`);
 		const pcm = makePcm16(0.25, 24000, toneFor(`sample\n${voiceId}`));
 		return { kind: 'audio', contentType: 'audio/wav', data: wrapWav(pcm), chunked: false };
+	}
+
+	/**
+	 * Speech this sandbox produced: transcribing it, as returned or wrapped in a WAV header, gives
+	 * the text back (tags such as <break/> left out, as a listener would not hear them).
+	 */
+	private rememberSpoken(pcm: Buffer, rate: number, text: string, wav = wrapWav(pcm, rate)): void {
+		const spoken = text.replace(/<[^>]*>/g, ' ').replace(/\s+/gu, ' ').trim();
+		this.stt.remember(sha256(pcm), spoken);
+		this.stt.remember(sha256(wav), spoken);
 	}
 
 	private sampleUrl(voiceId: string): string {

@@ -23,6 +23,7 @@ export const DEFAULT_ERRORS: Record<number, [number, string]> = {
 	403: [40301, 'Model not enabled for this account'],
 	404: [40401, 'Not found'],
 	413: [41301, 'Payload too large'],
+	415: [41501, 'Unsupported media type'],
 	429: [42901, 'Concurrency limit exceeded. Current: 2, Maximum: 2'],
 	500: [50001, 'Internal server error'],
 };

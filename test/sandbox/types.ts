@@ -34,6 +34,15 @@ export interface FaseehSandboxOptions {
 	 * rate with a content type that names no rate.
 	 */
 	streamingSampleRate?: 'fixed' | 'named' | 'unnamed';
+	/**
+	 * Default true: POST /audio/transcribe and /audio/diarization/transcribe (Munsit STT) are served.
+	 * false => they answer 404 / 40401, as a host serving only Faseeh TTS would.
+	 */
+	sttRoutes?: boolean;
+	/** Default false; true => STT answers are the bare `data` object, without `{statusCode, data, message}`. */
+	sttBareBody?: boolean;
+	/** HTTP status of an STT success, default 200 (one public fake answers 201). */
+	sttSuccessStatus?: number;
 	/** Default false; true => errorCode values are strings ("40001"), as some doc pages show. */
 	errorCodeAsString?: boolean;
 	/** Default true; false => recorded parts keep size/sha256 but an empty `data` (big uploads). */

@@ -15,10 +15,11 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 
-import type { IExecuteFunctions, INodeExecutionData, INodeType } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeExecutionData, INodeParameters, INodeType } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { FaseehApi } from '../../credentials/FaseehApi.credentials';
+import { Faseeh } from '../../nodes/Faseeh/Faseeh.node';
 import { FaseehVoiceClone } from '../../nodes/FaseehVoiceClone/FaseehVoiceClone.node';
 import { startRemoteSandbox } from '../../scripts/bench/sandboxClient';
 import type { RemoteSandbox } from '../../scripts/bench/sandboxClient';
@@ -33,6 +34,8 @@ const gc = vm.runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) =
 
 const MiB = 1024 * 1024;
 const BIG_BYTES = 96 * MiB;
+/** The recording Audio → Transcribe streams (issue 16: the same bar as the clone, at 200 MiB). */
+const STT_BYTES = 200 * MiB;
 /** What the node may keep alive (heap + Buffers) while a 96 MiB file goes out; reading it whole keeps 96 MiB. */
 const MAX_GROWTH_MIB = 24;
 const REFERENCE = wavRecording(0.6, 220);
@@ -83,10 +86,10 @@ const bigVoice = (): FixtureItem['binary'] => ({
 	voice_file: { data: () => fs.createReadStream(bigFile), fileName: 'long.wav', mimeType: 'audio/wav' },
 });
 
-async function run(nodeType: INodeType, fixture: FixtureItem[]): Promise<NodeRunResult> {
+async function run(nodeType: INodeType, fixture: FixtureItem[], parameters?: INodeParameters): Promise<NodeRunResult> {
 	return await runNode({
 		nodeType,
-		parameters: { text: 'نص التسجيل كما قيل', stability: 0.5, name: 'Long Voice', model: 'faseeh-v1-preview' },
+		parameters: parameters ?? { text: 'نص التسجيل كما قيل', stability: 0.5, name: 'Long Voice', model: 'faseeh-v1-preview' },
 		items: fixture,
 		credentials: { faseehApi: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
 		credentialTypes: [new FaseehApi()],
@@ -222,3 +225,29 @@ test('Faseeh Voice Clone streams a 96 MiB id-backed file: no whole-file read, bo
 	const voice = upload.parts?.find((entry) => entry.name === 'voice_file');
 	expect(voice).toMatchObject({ size: BIG_BYTES, sha256: bigSha256, filename: 'long.wav' });
 }, 120_000);
+
+test('Audio → Transcribe streams a 200 MiB id-backed recording: no whole-file read, bounded memory, exact bytes', async () => {
+	const sttFile = path.join(dir, 'meeting.wav');
+	const sttSha256 = writeWav(sttFile, STT_BYTES);
+	try {
+		await sandbox.reset();
+		const parameters = { resource: 'audio', operation: 'transcribe', options: { maxFileSizeMb: 300 } };
+		const fixture: FixtureItem[] = [{ json: {}, binary: { data: { data: () => fs.createReadStream(sttFile), fileName: 'meeting.wav', mimeType: 'audio/wav' } } }];
+		const observed = await observe(() => run(measuredFromExecute(new Faseeh()), fixture, parameters));
+		expect(observed.result.error).toBeUndefined();
+		expect(typeof observed.result.items[0].json.text).toBe('string');
+		expect(observed.result.items[0].json.duration).toBeCloseTo((STT_BYTES - 44) / 48000, 1);
+
+		expect(observed.wholeReads).toEqual([]);
+		if (observed.growthMiB >= MAX_GROWTH_MIB || observed.rssGrowthMiB >= MAX_GROWTH_MIB * 2) {
+			throw new Error(
+				`memory grew by ${observed.growthMiB.toFixed(1)} MiB (heap + Buffers; limit ${MAX_GROWTH_MIB}) and RSS by ${observed.rssGrowthMiB.toFixed(1)} MiB (limit ${MAX_GROWTH_MIB * 2}) for a ${STT_BYTES / MiB} MiB file`,
+			);
+		}
+		const [upload] = (await sandbox.stats()).requests.filter((request) => request.path.endsWith('/audio/transcribe'));
+		expect(upload).toMatchObject({ status: 200, chunked: false });
+		expect(upload.parts?.find((entry) => entry.name === 'file')).toMatchObject({ size: STT_BYTES, sha256: sttSha256, filename: 'meeting.wav' });
+	} finally {
+		fs.rmSync(sttFile, { force: true });
+	}
+}, 180_000);

@@ -38,6 +38,10 @@ export function faseehError(node: INode, spec: FaseehErrorSpec): NodeApiError {
 	return error;
 }
 
+/** Said when the API refuses an audio format (415, or 400 "Unsupported audio format"). */
+const FORMAT_HINT =
+	'The API does not take this audio format. Send AAC, AMR, FLAC, M4A, MP3, OGG/Opus, WAV, WEBM or WMA, with a file name whose extension matches the content (the server picks its decoder from the extension).';
+
 const STATUS_HINTS: Record<number, string> = {
 	400: 'Faseeh rejected the request as invalid. Check the parameter the message names.',
 	401: 'Check the API key in the Faseeh API credential. Keys are region-specific: a UAE key works only with the UAE base URL.',
@@ -45,6 +49,7 @@ const STATUS_HINTS: Record<number, string> = {
 	403: 'This model is not enabled for your Faseeh account. Choose another model or ask Faseeh to enable it.',
 	404: 'Faseeh could not find the resource. Check the model ID, the voice ID and the base URL in the credential.',
 	413: 'The upload is too large for Faseeh. Use a shorter or more compressed recording.',
+	415: FORMAT_HINT,
 	429: 'Your Faseeh plan limits concurrent requests (Basic 2, Starter 5, Growth 10). Set the plan in the Faseeh API credential, lower the node’s Concurrency, or raise Options → Max Wait on Concurrency Limit.',
 };
 const SERVER_ERROR_HINT = 'Faseeh had a server error. Try again later.';
@@ -84,6 +89,7 @@ export function answerError(
 	const status = answer.statusCode;
 	const { code, message } = parseFaseehError(answer.body);
 	let hint = STATUS_HINTS[status] ?? (status >= 500 ? SERVER_ERROR_HINT : 'Faseeh could not process the request.');
+	if (status === 400 && /unsupported (audio|media|file)? ?(format|type)/i.test(message ?? '')) hint = FORMAT_HINT;
 	if (status >= 500 && context.createsVoice) hint = `${hint} ${VOICE_MAY_EXIST}`;
 	if (status === 429 && context.rateLimitWaitedSeconds !== undefined) {
 		hint = `Still refused after waiting ${Math.round(context.rateLimitWaitedSeconds)} seconds for a free slot. ${hint}`;
@@ -324,6 +330,20 @@ export function voiceListMissingError(node: INode, error: NodeApiError, itemInde
 	return faseehError(node, {
 		message: 'This Faseeh host does not offer the voice list (GET /voices answered 404)',
 		description: `The voice list is documented for the Munsit host and may be missing on others. Type voice IDs directly in Speech → Generate, or switch the Base URL in the credential. Faseeh said: ${error.message}`,
+		httpCode: 404,
+		faseehCode: (error.context.errorCode as string | number | null | undefined) ?? undefined,
+		itemIndex,
+	});
+}
+
+/** The hosts known to serve Munsit speech-to-text (shared/munsit-stt.md section 1). */
+export const STT_HOSTS = ['https://api.munsit.com/api/v1'];
+
+/** An STT path answered 404: the credential's host does not serve speech-to-text. */
+export function sttHostMissingError(node: INode, error: NodeApiError, baseURL: string, path: string, itemIndex?: number): NodeApiError {
+	return faseehError(node, {
+		message: `This host does not serve speech-to-text: ${baseURL} answered 404 for POST ${path}`,
+		description: `Speech-to-text (Munsit) is known to be served by ${STT_HOSTS.join(', ')}; the Faseeh hosts (api.faseeh.ai, ae.api.faseeh.ai) are not known to serve it. Choose "Munsit" as the Base URL in the Faseeh API credential (the same key works), or a custom URL that serves /audio/transcribe. The host said: ${error.message}`,
 		httpCode: 404,
 		faseehCode: (error.context.errorCode as string | number | null | undefined) ?? undefined,
 		itemIndex,

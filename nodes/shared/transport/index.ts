@@ -40,6 +40,9 @@ export const API_PATHS = {
 	voicePreview: '/voices/preview',
 	voiceClone: '/voices/clone',
 	textToSpeech: (modelId: string) => `/text-to-speech/${encodeURIComponent(modelId)}`,
+	/** Munsit speech-to-text (shared/munsit-stt.md): served on the Munsit host. */
+	transcribe: '/audio/transcribe',
+	diarize: '/audio/diarization/transcribe',
 } as const;
 
 export const DEFAULT_TIMEOUT_SECONDS = 120;
