@@ -1,15 +1,15 @@
 // n8n's rule sets for community nodes (the same ones @n8n/node-cli and the verification scanner
-// apply), with exactly one exception: the design card keeps `form-data` as the package's one runtime
-// dependency so uploads stream from n8n's binary store (see README, "Why form-data"), plus Node's
-// own `stream` and `events` modules (NODE_BUILTINS). Two rules
-// are wrapped so that only their reports about `form-data` are dropped; everything else they check
-// still fails the lint.
+// apply), with exactly one exception: the design card keeps a short list of runtime dependencies:
+// `form-data` so uploads stream from n8n's binary store (see README, "Why form-data"), and the two
+// audio encoders (README, "Audio encoders"), plus Node's own `stream` and `events` modules
+// (NODE_BUILTINS). Two rules are wrapped so that only their reports about those are dropped;
+// everything else they check still fails the lint.
 import eslint from '@eslint/js';
 import { n8nCommunityNodesPlugin } from '@n8n/eslint-plugin-community-nodes';
 import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
 import tseslint from 'typescript-eslint';
 
-const CARD_RUNTIME_DEPENDENCY = 'form-data';
+const CARD_RUNTIME_DEPENDENCIES = ['form-data', 'opusscript', 'wasm-media-encoders'];
 // Node's own stream and events modules: speech is written to n8n's binary store as a stream while it
 // is encoded (bounded memory), and a batch's stop signal has many listeners. Both ship with Node.
 const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
@@ -32,11 +32,11 @@ const cardExceptions = {
 	rules: {
 		'no-restricted-imports': allowing(
 			communityRules['no-restricted-imports'],
-			(report) => report.data?.modulePath === CARD_RUNTIME_DEPENDENCY || NODE_BUILTINS.includes(report.data?.modulePath),
+			(report) => CARD_RUNTIME_DEPENDENCIES.includes(report.data?.modulePath) || NODE_BUILTINS.includes(report.data?.modulePath),
 		),
 		'no-runtime-dependencies': allowing(communityRules['no-runtime-dependencies'], (report) => {
 			const names = report.node?.value?.properties?.map((property) => property.key?.value) ?? [];
-			return names.length === 1 && names[0] === CARD_RUNTIME_DEPENDENCY;
+			return names.length > 0 && names.every((name) => CARD_RUNTIME_DEPENDENCIES.includes(name));
 		}),
 	},
 };

@@ -1,38 +1,207 @@
-// Interim module: WAV and raw PCM writers only. The MP3 and OGG/Opus encoders (wip/encode) replace this file.
+/**
+ * Streaming audio encoders for Speech → Generate: Faseeh's mono 16-bit PCM in, WAV, MP3,
+ * OGG/Opus or raw PCM out, encoded as the PCM arrives and in slices that give n8n's event loop a
+ * turn at least every ~10 ms of work. See README, "Audio encoders", for the libraries and why.
+ *
+ * Memory: MP3 and OGG/Opus hold only a few frames (the output is returned as it is produced); raw
+ * PCM is passed through as it comes; WAV keeps the PCM until `end()` (its header needs the length),
+ * so its memory is the output's size, twice that for a moment while `end()` joins it.
+ */
+import { Mp3Writer } from './mp3';
+import { OggOpusWriter } from './opus';
+import { PcmInput } from './pcm';
+import { Slicer } from './slicer';
+
 export type OutputFormat = 'wav' | 'mp3' | 'oggOpus' | 'pcm';
+
+/**
+ * Binary MIME type and file extension per format. Raw PCM is `application/octet-stream`: the
+ * registered type for 16-bit PCM, `audio/L16`, means big-endian samples (RFC 2586), and these are
+ * little-endian; the rate and layout go in the item's JSON instead.
+ */
 export const OUTPUT_FORMATS: Record<OutputFormat, { mimeType: string; extension: string; label: string }> = {
 	wav: { mimeType: 'audio/wav', extension: 'wav', label: 'WAV' },
 	mp3: { mimeType: 'audio/mpeg', extension: 'mp3', label: 'MP3' },
 	oggOpus: { mimeType: 'audio/ogg', extension: 'ogg', label: 'OGG/Opus' },
-	pcm: { mimeType: 'audio/L16', extension: 'pcm', label: 'Raw PCM' },
+	pcm: { mimeType: 'application/octet-stream', extension: 'pcm', label: 'Raw PCM (16-bit LE, mono)' },
 };
+
+/**
+ * Bit rates in kbps. MP3 takes the constant bit rates valid for both MPEG-1 (32–48 kHz) and
+ * MPEG-2/2.5 (8–24 kHz) layer III that the encoder accepts; Opus takes any whole number in range.
+ */
 export const BIT_RATES = {
-	mp3: { min: 32, max: 128, default: 64, allowed: [32, 40, 48, 56, 64, 80, 96, 112, 128] },
-	oggOpus: { min: 6, max: 128, default: 32 },
+	mp3: { min: 32, max: 128, default: 64, allowed: [32, 40, 48, 64, 80, 96, 112, 128] },
+	oggOpus: { min: 8, max: 128, default: 32 },
 };
-export interface EncoderOptions { format: OutputFormat; sampleRate: number; bitRateKbps?: number }
-export interface AudioEncoder {
-	readonly format: OutputFormat; readonly mimeType: string; readonly extension: string;
-	write(pcm: Buffer): Promise<Buffer>; end(): Promise<Buffer>; durationSeconds(): number; readonly outputSampleRate: number;
+
+export const SAMPLE_RATE_RANGE = { min: 8000, max: 48000 } as const;
+
+export interface EncoderOptions {
+	format: OutputFormat;
+	/** Rate of the input PCM, 8000..48000 Hz. */
+	sampleRate: number;
+	/** MP3 and OGG/Opus only (ignored for WAV and PCM); defaults to BIT_RATES[format].default. */
+	bitRateKbps?: number;
 }
-export function validateBitRate(format: OutputFormat, kbps: number): string | undefined {
-	if (format === 'mp3') return BIT_RATES.mp3.allowed.includes(kbps) ? undefined : `must be one of ${BIT_RATES.mp3.allowed.join(', ')}, got ${kbps}`;
-	if (format === 'oggOpus') return kbps >= 6 && kbps <= 128 ? undefined : `must be from 6 to 128, got ${kbps}`;
+
+export interface AudioEncoder {
+	readonly format: OutputFormat;
+	readonly mimeType: string;
+	readonly extension: string;
+	/**
+	 * Feeds mono signed 16-bit little-endian PCM (any length; an odd byte is carried to the next
+	 * call). Returns the encoded bytes ready so far (may be empty). Yields to the event loop between
+	 * slices. Not re-entrant: await each call before the next.
+	 */
+	write(pcm: Buffer): Promise<Buffer>;
+	/** Flushes and returns the final bytes (for WAV, the whole file). The encoder is then spent. */
+	end(): Promise<Buffer>;
+	/** Seconds of audio fed so far (input samples / input rate). */
+	durationSeconds(): number;
+	/** Sample rate actually encoded (Opus: 8/12/16/24/48 kHz; MP3: LAME's rates; else the input's). */
+	readonly outputSampleRate: number;
+}
+
+/** A human message when `kbps` is not a valid bit rate for `format`, else undefined. */
+export function validateBitRate(format: OutputFormat, kbps: number | undefined): string | undefined {
+	if (kbps === undefined || format === 'wav' || format === 'pcm') return undefined;
+	if (format === 'mp3') {
+		const { allowed } = BIT_RATES.mp3;
+		if (!allowed.includes(kbps)) return `MP3 bit rate must be one of ${allowed.join(', ')} kbps, not ${String(kbps)}`;
+		return undefined;
+	}
+	if (format === 'oggOpus') {
+		const { min, max } = BIT_RATES.oggOpus;
+		if (!Number.isInteger(kbps) || kbps < min || kbps > max) return `OGG/Opus bit rate must be a whole number from ${min} to ${max} kbps, not ${String(kbps)}`;
+		return undefined;
+	}
 	return undefined;
 }
+
+/** A human message when `rate` is not a valid input sample rate, else undefined. */
+export function validateSampleRate(rate: number): string | undefined {
+	const { min, max } = SAMPLE_RATE_RANGE;
+	if (!Number.isInteger(rate) || rate < min || rate > max) return `Sample rate must be a whole number of Hz from ${min} to ${max}, not ${String(rate)}`;
+	return undefined;
+}
+
+interface Writer {
+	readonly outputSampleRate: number;
+	readonly inputSamples: number;
+	write(pcm: Buffer): Promise<Buffer>;
+	end(): Promise<Buffer>;
+}
+
+/** Raw PCM: passed through as it arrives, whole samples only. */
+class PcmWriter implements Writer {
+	private readonly input = new PcmInput();
+	constructor(readonly outputSampleRate: number) {}
+	get inputSamples() {
+		return this.input.samples;
+	}
+	async write(pcm: Buffer): Promise<Buffer> {
+		return Buffer.from(this.input.take(pcm).buffer);
+	}
+	async end(): Promise<Buffer> {
+		return Buffer.alloc(0);
+	}
+}
+
+/** WAV: RIFF/WAVE PCM; the PCM is kept until `end()`, which returns the whole file. */
+class WavWriter implements Writer {
+	private readonly input = new PcmInput();
+	private chunks: Buffer[] = [];
+	private bytes = 0;
+	constructor(readonly outputSampleRate: number) {}
+	get inputSamples() {
+		return this.input.samples;
+	}
+	async write(pcm: Buffer): Promise<Buffer> {
+		const samples = this.input.take(pcm);
+		if (this.bytes + samples.byteLength > 0xffffffff - 36) throw new Error('WAV output is limited to 4 GiB; choose MP3 or OGG/Opus for audio this long');
+		this.chunks.push(Buffer.from(samples.buffer));
+		this.bytes += samples.byteLength;
+		return Buffer.alloc(0);
+	}
+	async end(): Promise<Buffer> {
+		const header = Buffer.alloc(44);
+		header.write('RIFF', 0, 'latin1');
+		header.writeUInt32LE(36 + this.bytes, 4);
+		header.write('WAVEfmt ', 8, 'latin1');
+		header.writeUInt32LE(16, 16);
+		header.writeUInt16LE(1, 20); // PCM
+		header.writeUInt16LE(1, 22); // mono
+		header.writeUInt32LE(this.outputSampleRate, 24);
+		header.writeUInt32LE(this.outputSampleRate * 2, 28);
+		header.writeUInt16LE(2, 32);
+		header.writeUInt16LE(16, 34);
+		header.write('data', 36, 'latin1');
+		header.writeUInt32LE(this.bytes, 40);
+		const file = Buffer.concat([header, ...this.chunks], 44 + this.bytes);
+		this.chunks = [];
+		return file;
+	}
+}
+
+class Encoder implements AudioEncoder {
+	readonly mimeType: string;
+	readonly extension: string;
+	private ended = false;
+	private busy = false;
+
+	constructor(
+		readonly format: OutputFormat,
+		private readonly inputRate: number,
+		private readonly writer: Writer,
+	) {
+		this.mimeType = OUTPUT_FORMATS[format].mimeType;
+		this.extension = OUTPUT_FORMATS[format].extension;
+	}
+
+	get outputSampleRate(): number {
+		return this.writer.outputSampleRate;
+	}
+
+	durationSeconds(): number {
+		return this.writer.inputSamples / this.inputRate;
+	}
+
+	write(pcm: Buffer): Promise<Buffer> {
+		return this.run('write', () => this.writer.write(pcm));
+	}
+
+	end(): Promise<Buffer> {
+		return this.run('end', () => this.writer.end()).finally(() => (this.ended = true));
+	}
+
+	private async run(call: string, work: () => Promise<Buffer>): Promise<Buffer> {
+		if (this.ended) throw new Error(`${call}() on an audio encoder that has already ended`);
+		if (this.busy) throw new Error(`${call}() while the previous call is still running: await each write`);
+		this.busy = true;
+		try {
+			return await work();
+		} finally {
+			this.busy = false;
+		}
+	}
+}
+
+/** A new encoder; throws an Error with a clear message on an unknown format, rate or bit rate. */
 export async function createEncoder(options: EncoderOptions): Promise<AudioEncoder> {
-	const chunks: Buffer[] = []; let bytes = 0;
-	const f = OUTPUT_FORMATS[options.format];
-	if (options.format !== 'wav' && options.format !== 'pcm') throw new Error('shim: no ' + options.format);
-	return {
-		format: options.format, mimeType: options.format === 'pcm' ? `audio/L16;rate=${options.sampleRate};channels=1` : f.mimeType, extension: f.extension, outputSampleRate: options.sampleRate,
-		async write(pcm) { chunks.push(pcm); bytes += pcm.length; return Buffer.alloc(0); },
-		async end() {
-			const pcm = Buffer.concat(chunks); const even = pcm.subarray(0, pcm.length - (pcm.length % 2));
-			if (options.format === 'pcm') return even;
-			const { wrapPcmAsWav } = await import('../audio');
-			return wrapPcmAsWav(even, { sampleRate: options.sampleRate, channels: 1, bitsPerSample: 16 });
-		},
-		durationSeconds: () => bytes / 2 / options.sampleRate,
-	};
+	const { format, sampleRate } = options;
+	if (!Object.prototype.hasOwnProperty.call(OUTPUT_FORMATS, format)) {
+		throw new Error(`Unknown output format "${String(format)}": use one of ${Object.keys(OUTPUT_FORMATS).join(', ')}`);
+	}
+	const rateProblem = validateSampleRate(sampleRate);
+	if (rateProblem) throw new Error(rateProblem);
+	const bitProblem = validateBitRate(format, options.bitRateKbps);
+	if (bitProblem) throw new Error(bitProblem);
+	const slicer = new Slicer();
+	let writer: Writer;
+	if (format === 'mp3') writer = await Mp3Writer.create(sampleRate, options.bitRateKbps ?? BIT_RATES.mp3.default, slicer);
+	else if (format === 'oggOpus') writer = new OggOpusWriter(sampleRate, options.bitRateKbps ?? BIT_RATES.oggOpus.default, slicer);
+	else if (format === 'wav') writer = new WavWriter(sampleRate);
+	else writer = new PcmWriter(sampleRate);
+	return new Encoder(format, sampleRate, writer);
 }

@@ -1,0 +1,70 @@
+import { createMp3Encoder } from 'wasm-media-encoders';
+
+import { PcmInput, toFloat } from './pcm';
+import { Resampler } from './resample';
+import type { Slicer } from './slicer';
+
+/** The rates LAME encodes (MPEG-1, MPEG-2 and MPEG-2.5 layer III). */
+export const MP3_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000] as const;
+/** Input samples per call into LAME: four frames, about 2 ms of work. */
+const PIECE_SAMPLES = 1152 * 4;
+
+export function mp3RateFor(inputRate: number): number {
+	return MP3_RATES.find((rate) => rate >= inputRate) ?? 48000;
+}
+
+type Mp3Encoder = Awaited<ReturnType<typeof createMp3Encoder>>;
+type Mp3Bitrate = 32 | 40 | 48 | 64 | 80 | 96 | 112 | 128;
+
+/** Mono constant-bit-rate MP3 from LAME (wasm-media-encoders). */
+export class Mp3Writer {
+	readonly outputSampleRate: number;
+	private readonly input = new PcmInput();
+	private readonly resampler: Resampler | undefined;
+
+	private constructor(
+		private readonly encoder: Mp3Encoder,
+		inputRate: number,
+		private readonly slicer: Slicer,
+	) {
+		this.outputSampleRate = mp3RateFor(inputRate);
+		if (this.outputSampleRate !== inputRate) this.resampler = new Resampler(inputRate, this.outputSampleRate);
+	}
+
+	static async create(inputRate: number, bitRateKbps: number, slicer: Slicer): Promise<Mp3Writer> {
+		const encoder = await createMp3Encoder();
+		// The output rate is set, not left to LAME: at low bit rates LAME would otherwise pick a
+		// lower rate of its own.
+		encoder.configure({ channels: 1, sampleRate: mp3RateFor(inputRate), bitrate: bitRateKbps as Mp3Bitrate, outputSampleRate: mp3RateFor(inputRate) as 24000 });
+		return new Mp3Writer(encoder, inputRate, slicer);
+	}
+
+	get inputSamples(): number {
+		return this.input.samples;
+	}
+
+	async write(pcm: Buffer): Promise<Buffer> {
+		const samples = this.input.take(pcm);
+		const out: Buffer[] = [];
+		for (let start = 0; start < samples.length; start += PIECE_SAMPLES) {
+			let piece = toFloat(samples.subarray(start, start + PIECE_SAMPLES));
+			if (this.resampler) piece = this.resampler.push(piece);
+			out.push(this.encode(piece));
+			await this.slicer.pause();
+		}
+		return Buffer.concat(out);
+	}
+
+	async end(): Promise<Buffer> {
+		const out: Buffer[] = [];
+		if (this.resampler) out.push(this.encode(this.resampler.flush()));
+		// The encoder's buffers are views into its wasm memory: copy before the next call.
+		out.push(Buffer.from(this.encoder.finalize()));
+		return Buffer.concat(out);
+	}
+
+	private encode(samples: Float32Array): Buffer {
+		if (samples.length === 0) return Buffer.alloc(0);
+		return Buffer.from(this.encoder.encode([samples]));
+	}
+}
