@@ -14,6 +14,13 @@ import { timeoutSeconds } from '../../../shared/options';
 import { toWav } from '../../../shared/audio';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
+import { speakLongText } from '../../../shared/speech/longText';
+import { characterCount, splitForSpeech, validateSpeechText } from '../../../shared/speech/split';
+import { createWavSink } from '../../../shared/speech/wav';
+
+/** Longest text sent in one request (Faseeh publishes no limit: README, "Long texts"). */
+export const DEFAULT_MAX_CHARACTERS = 1000;
+export const DEFAULT_PAUSE_MS = 250;
 
 const properties: INodeProperties[] = [
 	{
@@ -89,6 +96,23 @@ const properties: INodeProperties[] = [
 				placeholder: 'e.g. greeting.wav',
 				description: 'Name of the output file. Defaults to faseeh-speech-VOICE.wav.',
 			},
+			{
+				displayName: 'Max Characters per Request',
+				name: 'maxCharacters',
+				type: 'number',
+				typeOptions: { minValue: 100, maxValue: 10000, numberPrecision: 0 },
+				default: DEFAULT_MAX_CHARACTERS,
+				description:
+					'A longer text is split at sentence ends into pieces of at most this many characters, spoken one request each (in parallel up to Concurrency) and joined into one file',
+			},
+			{
+				displayName: 'Pause Between Pieces (Ms)',
+				name: 'pauseMs',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 5000, numberPrecision: 0 },
+				default: DEFAULT_PAUSE_MS,
+				description: 'Silence inserted where a long text was split into pieces, in milliseconds',
+			},
 			rateLimitWaitOption,
 			retryOnServerErrorOption,
 			{
@@ -120,6 +144,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		.requiredText('Voice', this.getNodeParameter('voiceId', itemIndex, '', { extractValue: true }))
 		.trim();
 	const text = check.requiredText('Text', this.getNodeParameter('text', itemIndex));
+	const textProblem = validateSpeechText(text);
+	if (textProblem) throw check.fail('Text', textProblem);
 	const model = check.requiredText('Model Name or ID', this.getNodeParameter('model', itemIndex)).trim();
 	const stability = check.numberInRange('Stability', this.getNodeParameter('stability', itemIndex), 0, 1);
 	const outputField = check.requiredText('Put Output File in Field', this.getNodeParameter('binaryPropertyName', itemIndex)).trim();
@@ -134,16 +160,36 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		body.sample_rate = sampleRate;
 	}
 	if (typeof options.dialect === 'string' && options.dialect !== '') body.dialect = options.dialect;
+	const maxCharacters = wholeNumber(check, 'Max Characters per Request', options.maxCharacters ?? DEFAULT_MAX_CHARACTERS, 100, 10000);
+	const pauseMs = wholeNumber(check, 'Pause Between Pieces (Ms)', options.pauseMs ?? DEFAULT_PAUSE_MS, 0, 5000);
+	const pieces = splitForSpeech(text, maxCharacters);
 
-	const { audio, contentType } = await faseehAudio.call(this, {
-		method: 'POST',
+	const request = {
+		method: 'POST' as const,
 		path: API_PATHS.textToSpeech(model),
 		body,
 		timeoutSeconds: timeoutSeconds.call(this, itemIndex),
 		itemIndex,
 		retryServerErrors: options.retryOnServerError === true,
-	});
-	const { wav, durationSeconds } = toWav(audio, contentType);
+	};
+	let wav: Buffer;
+	let durationSeconds: number;
+	if (pieces.length > 1) {
+		const long = await speakLongText.call(this, {
+			itemIndex,
+			pieces,
+			request,
+			concurrency: Number(this.getNodeParameter('options.concurrency', 0, 1)),
+			pauseMs,
+			requestedSampleRate: typeof body.sample_rate === 'number' ? body.sample_rate : 24000,
+			createSink: createWavSink,
+		});
+		wav = long.data;
+		durationSeconds = long.sink.durationSeconds();
+	} else {
+		const { audio, contentType } = await faseehAudio.call(this, request);
+		({ wav, durationSeconds } = toWav(audio, contentType));
+	}
 	const fileName =
 		typeof options.fileName === 'string' && options.fileName.trim() !== ''
 			? options.fileName.trim()
@@ -155,7 +201,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				voice_id: voiceId,
 				model,
 				text,
-				characters: [...text].length,
+				characters: characterCount(text),
+				pieces: pieces.length,
 				streaming,
 				durationSeconds,
 				fileName,
@@ -165,4 +212,10 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			binary: { [outputField]: binary },
 		},
 	];
+}
+
+function wholeNumber(check: ParameterValidator, label: string, value: unknown, min: number, max: number): number {
+	const number = check.numberInRange(label, value, min, max);
+	if (!Number.isInteger(number)) throw check.fail(label, `must be a whole number, got ${number}`);
+	return number;
 }
