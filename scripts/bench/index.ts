@@ -3,7 +3,7 @@
  * writes docs/benchmarks.md.
  *
  *   node -r ts-node/register/transpile-only scripts/bench/index.ts
- *     [--only throughput|memory|overhead|executions]
+ *     [--only throughput|memory|overhead|executions|speech]
  *                                           run one section (docs/benchmarks.md is then not written,
  *                                           except for executions: its own part of it is replaced)
  *     [--reps N]                            runs per throughput configuration (default 3)
@@ -26,11 +26,12 @@ import { profileSteps } from './profile';
 import type { BenchResults } from './report';
 import { allFigures, machine, markdown, markdownTable, terminalTable } from './report';
 import { startRemoteSandbox } from './sandboxClient';
+import { replaceSpeechLongTextSection, runSpeechLongText, speechLongTextMarkdown } from './speechLongText';
 import { runThroughput } from './throughput';
 import { cleanupHarness } from '../../test/harness/n8nHarness';
 import { killAllStarted } from '../lib/queue';
 
-const SECTIONS = ['throughput', 'memory', 'overhead', 'executions'] as const;
+const SECTIONS = ['throughput', 'memory', 'overhead', 'executions', 'speech'] as const;
 type Section = (typeof SECTIONS)[number];
 const DOCS_FILE = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
 
@@ -112,6 +113,7 @@ async function main(): Promise<number> {
 		await attempt('overhead profile', async () => void (results.profile = await runProfile()));
 	}
 	if (wanted('executions')) await attempt('executions', async () => void (results.executions = await runExecutions(options.executionsReps)));
+	if (wanted('speech')) await attempt('speech: long texts', async () => void (results.speechLongText = await runSpeechLongText(options.reps)));
 	results.durationMs = Date.now() - started;
 
 	const figures = allFigures(results);
@@ -125,15 +127,21 @@ async function main(): Promise<number> {
 	for (const error of results.errors) console.log(`SECTION FAILED: ${error.section}: ${error.message}`);
 	console.log(`Run time: ${fmt(results.durationMs / 60_000, 1)} min`);
 
+	// Speech has its own part of docs/benchmarks.md, between markers, kept when the rest is rewritten.
+	const withSpeech = (docs: string) =>
+		results.speechLongText ? replaceSpeechLongTextSection(docs, speechLongTextMarkdown(results.speechLongText, results.startedAt, markdownTable)) : docs;
 	if (options.only === undefined) {
 		fs.mkdirSync(path.dirname(DOCS_FILE), { recursive: true });
-		fs.writeFileSync(DOCS_FILE, markdown(results));
+		fs.writeFileSync(DOCS_FILE, withSpeech(markdown(results)));
 		console.log(`Wrote ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else if (options.only === 'executions' && results.executions) {
 		// Its own part of docs/benchmarks.md, between markers; the rest of the file is kept.
 		const docs = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
 		fs.writeFileSync(DOCS_FILE, replaceExecutionsSection(docs, executionsMarkdown(results.executions, undefined, results.startedAt, markdownTable)));
 		console.log(`Wrote the executions section of ${path.relative(process.cwd(), DOCS_FILE)}`);
+	} else if (options.only === 'speech' && results.speechLongText) {
+		fs.writeFileSync(DOCS_FILE, withSpeech(fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n'));
+		console.log(`Wrote the speech section of ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else {
 		console.log(`--only ${options.only}: ${path.relative(process.cwd(), DOCS_FILE)} not written (it needs all sections).`);
 	}

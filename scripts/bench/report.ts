@@ -12,6 +12,7 @@ import type { OverheadResult } from './overhead';
 import { OVERHEAD_LATENCY_ITEMS, OVERHEAD_LATENCY_MS, TARGET_RATIO as OVERHEAD_TARGET_RATIO } from './overhead';
 import type { PhaseTimes } from './profile';
 import { PROBE_CREDENTIALS, PROBE_PLAIN_HELPER, STEP_BINARIES, STEP_PARAMETERS, STEP_REQUEST, STEP_TOTAL } from './profile';
+import type { LongTextResult } from './speechLongText';
 import type { ThroughputResult } from './throughput';
 import { ITEMS, LATENCY_MS } from './throughput';
 
@@ -23,6 +24,7 @@ export interface BenchResults {
 	overhead?: OverheadResult;
 	profile?: PhaseTimes;
 	executions?: ExecutionsResult;
+	speechLongText?: LongTextResult;
 	/** Sections that threw, with the message. */
 	errors: Array<{ section: string; message: string }>;
 }
@@ -33,7 +35,7 @@ function verdict(figure: Figure): string {
 }
 
 export function allFigures(results: BenchResults): Figure[] {
-	return [...(results.throughput?.figures ?? []), ...(results.memory?.figures ?? []), ...(results.overhead?.figures ?? []), ...(results.executions?.figures ?? [])];
+	return [...(results.throughput?.figures ?? []), ...(results.memory?.figures ?? []), ...(results.overhead?.figures ?? []), ...(results.executions?.figures ?? []), ...(results.speechLongText?.figures ?? [])];
 }
 
 /** A plain-text table for the terminal. */
@@ -159,7 +161,7 @@ function overheadFindings(result: OverheadResult, profile: PhaseTimes | undefine
 
 export function markdown(results: BenchResults): string {
 	// The executions section has its own table (it can be rerun alone: `--only executions`).
-	const figures = allFigures(results).filter((figure) => figure.section !== 'executions');
+	const figures = allFigures(results).filter((figure) => figure.section !== 'executions' && figure.section !== 'speech');
 	const missed = figures.filter((figure) => figure.pass === false);
 	const out: string[] = [
 		'# Benchmarks',

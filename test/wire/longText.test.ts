@@ -3,6 +3,9 @@
  * Arabic characters becomes one WAV whose samples are the sandbox's pieces in order with the pause
  * between them; each piece is requested once, within the plan; failures name the piece.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { Logger } from '@n8n/backend-common';
 import { Container } from '@n8n/di';
 import type { INodeParameters } from 'n8n-workflow';
@@ -188,5 +191,23 @@ describe('long texts', () => {
 		const result = await runAgainst(sandbox, new Faseeh(), parameters(options), items(LONG.slice(0, 2000)));
 		expect(result.error?.message).toBe(message);
 		expect(sandbox.requests).toHaveLength(0);
+	});
+
+	it('examples/article-to-podcast.json: the Set node\'s article through the example\'s Faseeh node is one WAV of its pieces', async () => {
+		const workflow = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'examples', 'article-to-podcast.json'), 'utf8')) as {
+			nodes: Array<{ type: string; parameters: INodeParameters }>;
+		};
+		const set = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.set') as { parameters: { assignments: { assignments: Array<{ name: string; value: string }> } } };
+		const fields = Object.fromEntries(set.parameters.assignments.assignments.map((field) => [field.name, field.value]));
+		const speak = workflow.nodes.find((node) => node.type === 'n8n-nodes-faseeh.faseeh') as { parameters: INodeParameters };
+		const options = speak.parameters.options as { maxCharacters: number; pauseMs: number };
+		const pieces = splitForSpeech(fields.article, options.maxCharacters);
+		expect(pieces.length).toBeGreaterThan(1);
+		const sandbox = await sandboxWith();
+		const result = await runAgainst(sandbox, new Faseeh(), { ...speak.parameters, model: MODEL }, [{ json: fields }]);
+		expect(result.error).toBeUndefined();
+		expect(result.items[0].json).toMatchObject({ pieces: pieces.length, fileName: `${fields.title}.wav` });
+		const wav = await result.binaryBuffer(result.items[0], 'data');
+		expect(wav.subarray(44).equals(expectedPcm(pieces, options.pauseMs))).toBe(true);
 	});
 });
