@@ -13,7 +13,6 @@ import { fmt, log, median } from './common';
 import { startRemoteSandbox } from './sandboxClient';
 
 // Faseeh.node.json sits beside Faseeh.node.ts, and Node's resolver would pick the JSON (see common.ts).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Faseeh } = require('../../nodes/Faseeh/Faseeh.node.ts') as typeof import('../../nodes/Faseeh/Faseeh.node');
 
 export const LONG_TEXT_CHARACTERS = 50_000;

@@ -197,7 +197,7 @@ describe('long texts', () => {
 		const workflow = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'examples', 'article-to-podcast.json'), 'utf8')) as {
 			nodes: Array<{ type: string; parameters: INodeParameters }>;
 		};
-		const set = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.set') as { parameters: { assignments: { assignments: Array<{ name: string; value: string }> } } };
+		const set = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.set') as unknown as { parameters: { assignments: { assignments: Array<{ name: string; value: string }> } } };
 		const fields = Object.fromEntries(set.parameters.assignments.assignments.map((field) => [field.name, field.value]));
 		const speak = workflow.nodes.find((node) => node.type === 'n8n-nodes-faseeh.faseeh') as { parameters: INodeParameters };
 		const options = speak.parameters.options as { maxCharacters: number; pauseMs: number };

@@ -91,12 +91,16 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 		const pcm = wholeSamples(outcome.pcm);
 		const gap = index > 0 ? pauseBuffer() : undefined;
 		const delivered = gap && gap.length > 0 ? Buffer.concat([gap, pcm]) : pcm;
+		let sinkFailed = true;
 		try {
 			await onPcm(delivered, index);
-		} catch (error) {
-			failed.add(-1);
-			await Promise.all(outcomes.values());
-			throw error;
+			sinkFailed = false;
+		} finally {
+			if (sinkFailed) {
+				// The output could not take the audio: nothing more is requested, those in flight end.
+				failed.add(-1);
+				await Promise.all(outcomes.values());
+			}
 		}
 		pcmBytes += delivered.length;
 		log?.(`piece ${index + 1}/${total} done`);

@@ -65,9 +65,7 @@ export function validateSpeechText(text: string): string | undefined {
 
 /** Code points of a string (what Faseeh counts, and what pieces are measured in). */
 export function characterCount(text: string): number {
-	let count = 0;
-	for (const _ of text) count++;
-	return count;
+	return Array.from(text).length;
 }
 
 /** Words and characters outside tags: what Faseeh's minimum is checked against. */
