@@ -122,6 +122,7 @@ export function speechLongTextMarkdown(result: LongTextResult, startedAt: Date, 
 		'',
 		`- One item of ${LONG_TEXT_CHARACTERS.toLocaleString('en')} Arabic characters (test/helpers/longText.ts: sentences, commas, paragraphs, break tags) through Speech → Generate in n8n-core's real \`WorkflowExecute\`, Max Characters per Request ${LONG_TEXT_MAX_CHARACTERS}, Options → Concurrency 10, the credential's plan Basic (2) or Starter (5); the sandbox (child process) answers every request after ${LONG_TEXT_LATENCY_MS} ms and refuses more than the plan with 429.`,
 		`- Time: n8n's \`executionTime\` of the node, median of ${result.reps} runs after one warm-up. Ideal = pieces × ${LONG_TEXT_LATENCY_MS} ms / plan limit (a lower bound: the last round may be partly empty).`,
+		'- Where the time beyond the ideal goes (measured with the sandbox\'s request log, plan 5): 53 pieces need 11 rounds of 5 (2.20 s, 1.04× the formula\'s ideal); the sandbox synthesizes each piece\'s 5 s of audio *after* its latency, so its requests last ~216 ms, not 200 (≈ 0.1 s over the run); the rest, ~25 ms per round, is the client side (a new connection per request through n8n\'s HTTP helper, as in the throughput section). Moving the synthesis inside the latency gave 1.16× at plan 5, but it made the in-process sandbox of the wire tests serialise requests, so it was not kept.',
 		SECTION_END,
 	].join('\n');
 }

@@ -169,18 +169,6 @@ export class FaseehSandbox {
 			return;
 		}
 
-		// The answer is made (audio synthesized) before the latency runs out, not after it: a server
-		// whose response time is latencyMs, whatever the answer's size.
-		let reply: Reply | ApiError | undefined;
-		if (!fault && !early && !body.tooLarge) {
-			try {
-				reply = this.api.route(method, sub ?? '/', ctx);
-			} catch (err) {
-				if (!(err instanceof ApiError)) throw err;
-				reply = err;
-			}
-		}
-
 		if (this.opts.latencyMs) {
 			const remaining = this.opts.latencyMs - (performance.now() - arrivedAt);
 			if (remaining > 0) await this.sleep(remaining);
@@ -189,8 +177,15 @@ export class FaseehSandbox {
 
 		if (fault) return sendFault(res, fault, (code, message) => this.errBody(code, message), this.admission.retryAfterHeader());
 		if (early) return this.sendError(res, early);
-		if (body.tooLarge || reply === undefined) return this.sendError(res, new ApiError(413, 41301, 'Payload too large'));
-		if (reply instanceof ApiError) return this.sendError(res, reply);
+		if (body.tooLarge) return this.sendError(res, new ApiError(413, 41301, 'Payload too large'));
+
+		let reply: Reply;
+		try {
+			reply = this.api.route(method, sub ?? '/', ctx);
+		} catch (err) {
+			if (err instanceof ApiError) return this.sendError(res, err);
+			throw err;
+		}
 		if (reply.kind === 'json') return sendJson(res, reply.status, reply.body);
 		await sendAudio(res, reply);
 	}
