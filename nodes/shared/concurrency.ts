@@ -126,7 +126,8 @@ export class RequestGate {
 			ticket,
 			release: free,
 			keepUntilItemFinished: () => {
-				if (itemIndex === undefined) free();
+				// An item keeps one slot: the pieces of a long text answered in parallel free the others.
+				if (itemIndex === undefined || this.kept.has(itemIndex)) free();
 				else this.kept.set(itemIndex, { ticket, free });
 			},
 		};

@@ -3,7 +3,7 @@
  * writes docs/benchmarks.md.
  *
  *   node -r ts-node/register/transpile-only scripts/bench/index.ts
- *     [--only throughput|memory|overhead|executions|transcribe]
+ *     [--only throughput|memory|overhead|executions|transcribe|speech]
  *                                           run one section (docs/benchmarks.md is then not written,
  *                                           except for executions: its own part of it is replaced)
  *     [--reps N]                            runs per throughput configuration (default 3)
@@ -26,12 +26,13 @@ import { profileSteps } from './profile';
 import type { BenchResults } from './report';
 import { allFigures, machine, markdown, markdownTable, terminalTable } from './report';
 import { startRemoteSandbox } from './sandboxClient';
+import { replaceSpeechLongTextSection, runSpeechLongText, speechLongTextMarkdown } from './speechLongText';
 import { runThroughput } from './throughput';
 import { replaceTranscribeSection, runTranscribe, transcribeMarkdown } from './transcribe';
 import { cleanupHarness } from '../../test/harness/n8nHarness';
 import { killAllStarted } from '../lib/queue';
 
-const SECTIONS = ['throughput', 'memory', 'overhead', 'executions', 'transcribe'] as const;
+const SECTIONS = ['throughput', 'memory', 'overhead', 'executions', 'transcribe', 'speech'] as const;
 type Section = (typeof SECTIONS)[number];
 const DOCS_FILE = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
 
@@ -114,6 +115,7 @@ async function main(): Promise<number> {
 	}
 	if (wanted('executions')) await attempt('executions', async () => void (results.executions = await runExecutions(options.executionsReps)));
 	if (wanted('transcribe')) await attempt('transcribe', async () => void (results.transcribe = await runTranscribe(options.reps)));
+	if (wanted('speech')) await attempt('speech: long texts', async () => void (results.speechLongText = await runSpeechLongText(options.reps)));
 	results.durationMs = Date.now() - started;
 
 	const figures = allFigures(results);
@@ -127,9 +129,12 @@ async function main(): Promise<number> {
 	for (const error of results.errors) console.log(`SECTION FAILED: ${error.section}: ${error.message}`);
 	console.log(`Run time: ${fmt(results.durationMs / 60_000, 1)} min`);
 
+	// Speech has its own part of docs/benchmarks.md, between markers, kept when the rest is rewritten.
+	const withSpeech = (docs: string) =>
+		results.speechLongText ? replaceSpeechLongTextSection(docs, speechLongTextMarkdown(results.speechLongText, results.startedAt, markdownTable)) : docs;
 	if (options.only === undefined) {
 		fs.mkdirSync(path.dirname(DOCS_FILE), { recursive: true });
-		fs.writeFileSync(DOCS_FILE, markdown(results));
+		fs.writeFileSync(DOCS_FILE, withSpeech(markdown(results)));
 		console.log(`Wrote ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else if (options.only === 'executions' && results.executions) {
 		// Its own part of docs/benchmarks.md, between markers; the rest of the file is kept.
@@ -140,6 +145,9 @@ async function main(): Promise<number> {
 		const docs = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
 		fs.writeFileSync(DOCS_FILE, replaceTranscribeSection(docs, transcribeMarkdown(results.transcribe, undefined, results.startedAt, markdownTable)));
 		console.log(`Wrote the transcribe section of ${path.relative(process.cwd(), DOCS_FILE)}`);
+	} else if (options.only === 'speech' && results.speechLongText) {
+		fs.writeFileSync(DOCS_FILE, withSpeech(fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n'));
+		console.log(`Wrote the speech section of ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else {
 		console.log(`--only ${options.only}: ${path.relative(process.cwd(), DOCS_FILE)} not written (it needs all sections).`);
 	}

@@ -14,6 +14,7 @@ import type { OverheadResult } from './overhead';
 import { OVERHEAD_LATENCY_ITEMS, OVERHEAD_LATENCY_MS, TARGET_RATIO as OVERHEAD_TARGET_RATIO } from './overhead';
 import type { PhaseTimes } from './profile';
 import { PROBE_CREDENTIALS, PROBE_PLAIN_HELPER, STEP_BINARIES, STEP_PARAMETERS, STEP_REQUEST, STEP_TOTAL } from './profile';
+import type { LongTextResult } from './speechLongText';
 import type { ThroughputResult } from './throughput';
 import { ITEMS, LATENCY_MS } from './throughput';
 
@@ -26,6 +27,7 @@ export interface BenchResults {
 	profile?: PhaseTimes;
 	executions?: ExecutionsResult;
 	transcribe?: TranscribeResult;
+	speechLongText?: LongTextResult;
 	/** Sections that threw, with the message. */
 	errors: Array<{ section: string; message: string }>;
 }
@@ -36,7 +38,14 @@ function verdict(figure: Figure): string {
 }
 
 export function allFigures(results: BenchResults): Figure[] {
-	return [...(results.throughput?.figures ?? []), ...(results.memory?.figures ?? []), ...(results.overhead?.figures ?? []), ...(results.executions?.figures ?? []), ...(results.transcribe?.figures ?? [])];
+	return [
+		...(results.throughput?.figures ?? []),
+		...(results.memory?.figures ?? []),
+		...(results.overhead?.figures ?? []),
+		...(results.executions?.figures ?? []),
+		...(results.transcribe?.figures ?? []),
+		...(results.speechLongText?.figures ?? []),
+	];
 }
 
 /** A plain-text table for the terminal. */
@@ -162,7 +171,9 @@ function overheadFindings(result: OverheadResult, profile: PhaseTimes | undefine
 
 export function markdown(results: BenchResults): string {
 	// The executions section has its own table (it can be rerun alone: `--only executions`).
-	const figures = allFigures(results).filter((figure) => figure.section !== 'executions' && figure.section !== 'transcribe');
+	const figures = allFigures(results).filter(
+		(figure) => figure.section !== 'executions' && figure.section !== 'transcribe' && figure.section !== 'speech',
+	);
 	const missed = figures.filter((figure) => figure.pass === false);
 	const out: string[] = [
 		'# Benchmarks',

@@ -81,6 +81,11 @@ export interface FaseehRequest {
 	interactive?: boolean;
 	/** Audio answers: the rate of headerless PCM whose Content-Type names none (what was asked for). */
 	assumedSampleRate?: number;
+	/**
+	 * One of several requests of one item (the pieces of a long text): it takes no slot of the
+	 * execution's Concurrency (the item counts once), only of the account, and still stops with the batch.
+	 */
+	sharesItemSlot?: boolean;
 }
 
 export interface FaseehAudioResponse {
@@ -144,7 +149,7 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 	let serverRetries = 0;
 
 	for (;;) {
-		const slot = gate ? await gate.acquire(itemIndex) : undefined;
+		const slot = gate && request.sharesItemSlot !== true ? await gate.acquire(itemIndex) : undefined;
 		ticket ??= slot?.ticket ?? takeTicket();
 		const queuedAt = Date.now();
 		const mustWait = limiter.inFlight >= limiter.currentLimit || limiter.waiting > 0;
@@ -381,6 +386,12 @@ async function readAccount(this: FaseehContext, itemIndex?: number): Promise<Acc
 		planLimit: credentialPlanLimit(credentials),
 		credentialId: credentialIdOf(this),
 	};
+}
+
+/** How many requests the account takes at once now (its plan, or what the limiter has learned). */
+export async function accountPieceWindow(this: IExecuteFunctions, itemIndex: number): Promise<number> {
+	const account = await readAccount.call(this, itemIndex);
+	return accountLimiter(account.baseURL, account.apiKey, account.planLimit, Date.now(), account.credentialId).currentLimit;
 }
 
 /** Which saved credential this is (two credentials may hold one key with different plans). */

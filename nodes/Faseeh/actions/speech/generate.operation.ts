@@ -16,6 +16,13 @@ import { timeoutSeconds } from '../../../shared/options';
 import { SpeechOutput } from '../../../shared/speech/output';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
+import { speakLongText } from '../../../shared/speech/longText';
+import { characterCount, splitForSpeech, validateSpeechText } from '../../../shared/speech/split';
+import { accountPieceWindow } from '../../../shared/transport';
+
+/** Longest text sent in one request (Faseeh publishes no limit: README, "Long texts"). */
+export const DEFAULT_MAX_CHARACTERS = 1000;
+export const DEFAULT_PAUSE_MS = 250;
 
 const OUTPUT_FORMAT_VALUES: OutputFormat[] = ['wav', 'mp3', 'oggOpus', 'pcm'];
 const MP3_BIT_RATE_OPTIONS = BIT_RATES.mp3.allowed.map((kbps) => ({ name: `${kbps} kbps`, value: kbps }));
@@ -130,6 +137,23 @@ const properties: INodeProperties[] = [
 				description:
 					'Name of the output file. Its extension follows the audio written (greeting.wav becomes greeting.mp3 for MP3). Defaults to faseeh-speech-VOICE.',
 			},
+			{
+				displayName: 'Max Characters per Request',
+				name: 'maxCharacters',
+				type: 'number',
+				typeOptions: { minValue: 100, maxValue: 10000, numberPrecision: 0 },
+				default: DEFAULT_MAX_CHARACTERS,
+				description:
+					'A longer text is split at sentence ends into pieces of at most this many characters, spoken one request each (in parallel up to Concurrency) and joined into one file',
+			},
+			{
+				displayName: 'Pause Between Pieces (Ms)',
+				name: 'pauseMs',
+				type: 'number',
+				typeOptions: { minValue: 0, maxValue: 5000, numberPrecision: 0 },
+				default: DEFAULT_PAUSE_MS,
+				description: 'Silence inserted where a long text was split into pieces, in milliseconds',
+			},
 			rateLimitWaitOption,
 			retryOnServerErrorOption,
 			{
@@ -162,6 +186,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		.requiredText('Voice', this.getNodeParameter('voiceId', itemIndex, '', { extractValue: true }))
 		.trim();
 	const text = check.requiredText('Text', this.getNodeParameter('text', itemIndex));
+	const textProblem = validateSpeechText(text);
+	if (textProblem) throw check.fail('Text', textProblem);
 	const model = check.requiredText('Model Name or ID', this.getNodeParameter('model', itemIndex)).trim();
 	const stability = check.numberInRange('Stability', this.getNodeParameter('stability', itemIndex), 0, 1);
 	const outputField = check.requiredText('Put Output File in Field', this.getNodeParameter('binaryPropertyName', itemIndex)).trim();
@@ -176,6 +202,9 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		body.sample_rate = sampleRate;
 	}
 	if (typeof options.dialect === 'string' && options.dialect !== '') body.dialect = options.dialect;
+	const maxCharacters = wholeNumber(check, 'Max Characters per Request', options.maxCharacters ?? DEFAULT_MAX_CHARACTERS, 100, 10000);
+	const pauseMs = wholeNumber(check, 'Pause Between Pieces (Ms)', options.pauseMs ?? DEFAULT_PAUSE_MS, 0, 5000);
+	const pieces = splitForSpeech(text, maxCharacters);
 
 	const format = this.getNodeParameter('outputFormat', itemIndex, 'wav') as OutputFormat;
 	if (!OUTPUT_FORMAT_VALUES.includes(format)) {
@@ -193,19 +222,33 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			? options.fileName.trim()
 			: `faseeh-speech-${voiceId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
-	const { answer } = await faseehAudio.call(this, {
-		method: 'POST',
+	const requestedSampleRate = typeof body.sample_rate === 'number' ? body.sample_rate : undefined;
+	const request = {
+		method: 'POST' as const,
 		path: API_PATHS.textToSpeech(model),
 		body,
 		timeoutSeconds: timeoutSeconds.call(this, itemIndex),
 		itemIndex,
 		retryServerErrors: options.retryOnServerError === true,
-		assumedSampleRate: typeof body.sample_rate === 'number' ? body.sample_rate : undefined,
-	});
+		assumedSampleRate: requestedSampleRate,
+	};
 	const output = new SpeechOutput(this, { format, bitRateKbps, fileName, itemIndex });
 	let written;
 	try {
-		await output.writeAnswer(answer);
+		if (pieces.length > 1) {
+			await speakLongText.call(this, {
+				itemIndex,
+				pieces,
+				request,
+				concurrency: await pieceConcurrency.call(this, itemIndex),
+				pauseMs,
+				requestedSampleRate: requestedSampleRate ?? 24000,
+				writePcm: async (pcm, rate) => await output.writePcm(pcm, rate),
+			});
+		} else {
+			const { answer } = await faseehAudio.call(this, request);
+			await output.writeAnswer(answer);
+		}
 		written = await output.finish();
 	} finally {
 		if (!written) output.abort();
@@ -214,7 +257,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		voice_id: voiceId,
 		model,
 		text,
-		characters: [...text].length,
+		characters: characterCount(text),
+		pieces: pieces.length,
 		streaming,
 		format,
 		durationSeconds: written.durationSeconds,
@@ -225,4 +269,15 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	if (written.sampleRate !== undefined) json.sampleRate = written.sampleRate;
 	if (bitRateKbps !== undefined) json.bitRateKbps = bitRateKbps;
 	return [{ json, binary: { [outputField]: written.binary } }];
+}
+
+function wholeNumber(check: ParameterValidator, label: string, value: unknown, min: number, max: number): number {
+	const number = check.numberInRange(label, value, min, max);
+	if (!Number.isInteger(number)) throw check.fail(label, `must be a whole number, got ${number}`);
+	return number;
+}
+
+/** How many pieces of a long text are requested at once: the account's plan limit (the limiter holds it). */
+async function pieceConcurrency(this: IExecuteFunctions, itemIndex: number): Promise<number> {
+	return await accountPieceWindow.call(this, itemIndex);
 }

@@ -1,0 +1,147 @@
+/**
+ * Speaks the pieces of a long text (see split.ts) and delivers their audio in order.
+ *
+ * - Up to `concurrency` pieces are requested at once; piece i + concurrency is requested only
+ *   once piece i was handed to `onPcm`, so at most `concurrency` pieces' audio is held at a time.
+ *   Each request goes through the transport like any other (the execution's RequestGate and the
+ *   account's limiter), so the plan's limit holds across pieces, items and executions.
+ * - Each piece is requested exactly once: `requestPiece` is called once per index and never again,
+ *   whatever happens. (The transport waits out a 429 on the same request, and retries 5xx only
+ *   when the user allowed it; a piece that got its audio is never sent again.)
+ * - Audio is 16-bit mono PCM. Pieces are joined on sample boundaries (an odd trailing byte is
+ *   dropped) with `pauseMs` of digital silence between them. No fade is applied: the silence
+ *   starts and ends on a sample boundary, and speech ends in near-silence, so a fade would only
+ *   change the voice's own audio (tests compare it byte for byte).
+ * - The first failure stops it: no further piece is requested, the ones in flight are waited for
+ *   (their answers dropped), and the lowest failed piece's error is thrown, named "piece n of N".
+ */
+
+export interface SynthesizePiecesOptions {
+	/** The pieces' texts (only used to name a failed piece). */
+	pieces: string[];
+	/** How many pieces may be requested at once (at least 1). */
+	concurrency: number;
+	/** Requests piece `index` and resolves with its audio: 16-bit signed little-endian mono PCM. */
+	requestPiece: (index: number) => Promise<Buffer>;
+	/** Receives the audio in order: piece 0, then (pause + piece 1), … Awaited before more is requested. */
+	onPcm: (pcm: Buffer, index: number) => Promise<void>;
+	/** Silence between two pieces, in milliseconds. */
+	pauseMs: number;
+	/**
+	 * Samples per second of the PCM, for the pause. A function is asked when the pause is first
+	 * needed (after piece 0 arrived), so the rate can be the one the answers turned out to have.
+	 */
+	sampleRate: number | (() => number);
+	/** Progress: called with "piece k/N done" as each piece is delivered. */
+	log?: (message: string) => void;
+}
+
+export interface SynthesizePiecesResult {
+	pieces: number;
+	/** Bytes of PCM delivered (pauses included). */
+	pcmBytes: number;
+}
+
+type Outcome = { ok: true; pcm: Buffer } | { ok: false; error: unknown };
+
+export async function synthesizePieces(options: SynthesizePiecesOptions): Promise<SynthesizePiecesResult> {
+	const { pieces, requestPiece, onPcm, log } = options;
+	const total = pieces.length;
+	const window = Math.max(1, Math.floor(options.concurrency));
+	let pause: Buffer | undefined;
+	const pauseBuffer = () =>
+		(pause ??= silence(options.pauseMs, typeof options.sampleRate === 'function' ? options.sampleRate() : options.sampleRate));
+	const outcomes = new Map<number, Promise<Outcome>>();
+	const failed = new Set<number>();
+	let signalFailure: () => void = () => {};
+	const failure = new Promise<'failed'>((resolve) => {
+		signalFailure = () => resolve('failed');
+	});
+	let nextToStart = 0;
+
+	const start = () => {
+		if (nextToStart >= total || failed.size > 0) return;
+		const index = nextToStart++;
+		outcomes.set(
+			index,
+			requestPiece(index).then(
+				(pcm): Outcome => ({ ok: true, pcm }),
+				(error: unknown): Outcome => {
+					failed.add(index);
+					signalFailure();
+					return { ok: false, error };
+				},
+			),
+		);
+	};
+	const stop = async (): Promise<never> => {
+		// Nothing more starts (failed is not empty); the requests in flight are let finish.
+		await Promise.all(outcomes.values());
+		const index = Math.min(...failed);
+		const outcome = (await outcomes.get(index)) as Extract<Outcome, { ok: false }>;
+		throw namePiece(outcome.error, index, total, pieces[index]);
+	};
+
+	for (let i = 0; i < window; i++) start();
+	let pcmBytes = 0;
+	for (let index = 0; index < total; index++) {
+		const outcome = await Promise.race([outcomes.get(index) as Promise<Outcome>, failure]);
+		if (outcome === 'failed' || !outcome.ok) return await stop();
+		outcomes.delete(index);
+		const pcm = wholeSamples(outcome.pcm);
+		const gap = index > 0 ? pauseBuffer() : undefined;
+		const delivered = gap && gap.length > 0 ? Buffer.concat([gap, pcm]) : pcm;
+		let sinkFailed = true;
+		try {
+			await onPcm(delivered, index);
+			sinkFailed = false;
+		} finally {
+			if (sinkFailed) {
+				// The output could not take the audio: nothing more is requested, those in flight end.
+				failed.add(-1);
+				await Promise.all(outcomes.values());
+			}
+		}
+		pcmBytes += delivered.length;
+		log?.(`piece ${index + 1}/${total} done`);
+		start();
+	}
+	return { pieces: total, pcmBytes };
+}
+
+/** `ms` of silence as 16-bit mono PCM, rounded to whole samples. */
+export function silence(ms: number, sampleRate: number): Buffer {
+	const samples = Math.max(0, Math.round((ms * sampleRate) / 1000));
+	return Buffer.alloc(samples * 2);
+}
+
+function wholeSamples(pcm: Buffer): Buffer {
+	return pcm.length % 2 === 0 ? pcm : pcm.subarray(0, pcm.length - 1);
+}
+
+/** How a failed piece is named: "piece 3 of 12 ("أول الكلمات…")". */
+export function pieceLabel(index: number, total: number, text: string): string {
+	const points = [...text.trim()];
+	const start = points.slice(0, 30).join('');
+	return `piece ${index + 1} of ${total} ("${start}${points.length > 30 ? '…' : ''}")`;
+}
+
+/**
+ * The piece's error, naming the piece. Faseeh's own message is kept as it is (it says why); the
+ * piece is named at the start of the description, and `context.piece` holds its number.
+ */
+function namePiece(error: unknown, index: number, total: number, text: string): unknown {
+	const label = pieceLabel(index, total, text);
+	const note = `Failed at ${label}; nothing more was sent for this item.`;
+	if (error instanceof Error) {
+		const described = error as Error & { description?: string | null; context?: Record<string, unknown> };
+		if ('description' in described || 'context' in described) {
+			described.description = described.description ? `${note} ${described.description}` : note;
+			if (described.context) described.context.piece = index + 1;
+			return described;
+		}
+		error.message = `${error.message} (${label})`;
+		return error;
+	}
+	return new Error(`${String(error)} (${label})`);
+}

@@ -1,0 +1,89 @@
+import fc from 'fast-check';
+import { NodeApiError } from 'n8n-workflow';
+
+import { silence, synthesizePieces } from '../../nodes/shared/speech/pieces';
+
+const pcmOf = (index: number, bytes = 6) => Buffer.alloc(bytes, index + 1);
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('synthesizePieces', () => {
+	it('delivers in order whatever order the answers come in, asks each piece once, holds at most the window', async () => {
+		await fc.assert(
+			fc.asyncProperty(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.nat(5), { minLength: 30, maxLength: 30 }), async (total, window, delays) => {
+				const requested: number[] = [];
+				const delivered: number[] = [];
+				let held = 0;
+				let maxHeld = 0;
+				await synthesizePieces({
+					pieces: Array.from({ length: total }, (_unused, i) => `piece ${i}`),
+					concurrency: window,
+					pauseMs: 0,
+					sampleRate: 24000,
+					requestPiece: async (index) => {
+						requested.push(index);
+						held++;
+						maxHeld = Math.max(maxHeld, held);
+						for (let i = 0; i < delays[index]; i++) await tick();
+						return pcmOf(index);
+					},
+					onPcm: async (pcm, index) => {
+						held--;
+						expect(pcm.equals(pcmOf(index))).toBe(true);
+						delivered.push(index);
+					},
+				});
+				const all = Array.from({ length: total }, (_unused, i) => i);
+				expect(delivered).toEqual(all);
+				expect([...requested].sort((a, b) => a - b)).toEqual(all);
+				expect(maxHeld).toBeLessThanOrEqual(window);
+			}),
+			{ numRuns: 100 },
+		);
+	});
+
+	it('puts whole-sample silence between pieces (not before the first) and drops a half sample', async () => {
+		const out: Buffer[] = [];
+		const result = await synthesizePieces({
+			pieces: ['a', 'b', 'c'],
+			concurrency: 2,
+			pauseMs: 10.02,
+			sampleRate: 22050,
+			requestPiece: async (index) => pcmOf(index, index === 1 ? 7 : 6),
+			onPcm: async (pcm) => void out.push(pcm),
+		});
+		const pause = silence(10.02, 22050);
+		expect(pause.length).toBe(221 * 2);
+		expect(Buffer.concat(out).equals(Buffer.concat([pcmOf(0), pause, pcmOf(1, 6), pause, pcmOf(2)]))).toBe(true);
+		expect(result).toEqual({ pieces: 3, pcmBytes: 18 + 2 * pause.length });
+		for (const chunk of out) expect(chunk.length % 2).toBe(0);
+	});
+
+	it('a failed piece stops it: nothing more is requested, the ones in flight are awaited, the error names the piece', async () => {
+		const requested: number[] = [];
+		let inFlight = 0;
+		const failure = new NodeApiError({ name: 'n', type: 't', typeVersion: 1, id: 'i', position: [0, 0], parameters: {} }, { message: 'x' }, {
+			message: 'text must contain at least 3 words and 10 characters',
+		});
+		const run = synthesizePieces({
+			pieces: Array.from({ length: 20 }, (_unused, i) => `النص رقم ${i} وهو طويل بما يكفي ليقطع عند ثلاثين حرفا`),
+			concurrency: 3,
+			pauseMs: 0,
+			sampleRate: 24000,
+			requestPiece: async (index) => {
+				requested.push(index);
+				inFlight++;
+				for (let i = 0; i < (index === 4 ? 1 : 3); i++) await tick();
+				inFlight--;
+				if (index === 4) throw failure;
+				return pcmOf(index);
+			},
+			onPcm: async () => {},
+		});
+		await expect(run).rejects.toBe(failure);
+		expect(inFlight).toBe(0);
+		expect(Math.max(...requested)).toBeLessThan(8);
+		expect(failure.message).toBe('text must contain at least 3 words and 10 characters');
+		expect(failure.description).toMatch(/^Failed at piece 5 of 20 \("النص رقم 4 وهو طويل بما يكفي ل…"\); nothing more was sent for this item\./);
+		expect(failure.context.piece).toBe(5);
+	});
+});
