@@ -2,6 +2,8 @@
  * End-to-end: the packed package installed into a real n8n 2.41.1 (Node 24) the way n8n installs
  * community packages, running the example workflows against the strict Faseeh sandbox.
  */
+import { bestCorrelation, decodeWithLibrary, parseMp3Frames, parseOggPages } from '../helpers/audio';
+import { synthesize } from '../sandbox/catalog';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -156,6 +158,62 @@ it('examples/form-upload-one-step-clone.json: a form upload becomes a voice', as
 	} finally {
 		await server.stop();
 		n8nOutput.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
+	}
+});
+
+it('examples/telegram-voice-reply.json under `n8n start`: a text becomes an OGG/Opus voice note (and, switched to MP3, an MP3)', async () => {
+	const TEXT = 'مرحبا بك في فصيح، هذه رسالتك الصوتية لهذا اليوم. نتمنى لك يوما سعيدا.';
+	const pcm = synthesize(`tts\nfaseeh-v1-preview\nar-najdi-male-2\n${TEXT}`, TEXT, 24000);
+	const reference = Float32Array.from({ length: pcm.length / 2 }, (_u, i) => pcm.readInt16LE(i * 2) / 32768);
+	const seconds = reference.length / 24000;
+	for (const format of ['oggOpus', 'mp3'] as const) {
+		const userFolder = await createUserFolder();
+		folders.push(userFolder);
+		await installPackage(userFolder, REPO);
+		const imported = await importCredentials(runtime, userFolder, [
+			{ id: CREDENTIAL_ID, name: 'Faseeh API', type: 'faseehApi', data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
+		]);
+		const workflow = loadExample('telegram-voice-reply.json', path.join(userFolder, 'files')) as { id: string; nodes: Array<{ type: string; parameters: Record<string, unknown> }> };
+		const speak = workflow.nodes.find((node) => node.type === 'n8n-nodes-faseeh.faseeh') as { parameters: Record<string, unknown> };
+		if (format === 'mp3') speak.parameters = { ...speak.parameters, outputFormat: 'mp3', mp3BitRate: 64, options: { fileName: 'reply.mp3' } };
+		const importedWorkflow = await importWorkflow(runtime, userFolder, workflow);
+		const published = await runN8n(runtime, userFolder, ['publish:workflow', `--id=${workflow.id}`]);
+		n8nOutput.push(imported.stdout, imported.stderr, importedWorkflow.stdout, importedWorkflow.stderr, published.stdout, published.stderr);
+		expect(published.exitCode).toBe(0);
+		const server = await startN8nServer(runtime, userFolder, { env: { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem' } });
+		let response: Response | undefined;
+		let audio = Buffer.alloc(0);
+		try {
+			const deadline = Date.now() + 60_000;
+			for (;;) {
+				response = await fetch(`${server.url}/webhook/faseeh-voice-note`, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json' },
+					body: JSON.stringify({ text: TEXT }),
+				});
+				if (response.status !== 404 || Date.now() > deadline) break;
+				await new Promise((resolve) => setTimeout(resolve, 500));
+			}
+			audio = Buffer.from(await response.arrayBuffer());
+		} finally {
+			await server.stop();
+			n8nOutput.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
+		}
+		expect(response?.status).toBe(200);
+		expect(response?.headers.get('content-type')).toMatch(format === 'mp3' ? /^audio\/mpeg/ : /^audio\/ogg/);
+		const decoded = decodeWithLibrary(format === 'mp3' ? 'mp3' : 'ogg', audio);
+		expect(decoded.errors).toEqual([]);
+		if (format === 'oggOpus') {
+			expect(parseOggPages(audio)[0].packets[0][9]).toBe(1); // mono
+			expect(Math.abs(decoded.samplesDecoded / decoded.sampleRate - seconds) / seconds).toBeLessThan(0.01);
+		} else {
+			expect(new Set(parseMp3Frames(audio).map((frame) => `${frame.sampleRate} ${frame.channelMode} ${frame.bitrateKbps}`))).toEqual(new Set(['24000 mono 64']));
+			// LAME's delay and the last frame's padding: under 0.1 s.
+			expect(decoded.samplesDecoded / decoded.sampleRate - seconds).toBeLessThan(0.1);
+		}
+		const step = decoded.sampleRate / 24000;
+		const down = Float32Array.from({ length: Math.floor(decoded.samples.length / step) }, (_u, i) => decoded.samples[Math.round(i * step)]);
+		expect(bestCorrelation(reference, down, 3000).r).toBeGreaterThan(0.8);
 	}
 });
 

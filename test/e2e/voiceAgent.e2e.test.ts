@@ -3,13 +3,15 @@
  * and 1.123.x). A voice note is POSTed to its webhook; Faseeh → Audio → Transcribe sends it to the
  * sandbox's Munsit STT, the AI Agent's OpenAI Chat Model (a local OpenAI-compatible stand-in,
  * test/helpers/fakeOpenAi.ts) answers the transcript, Faseeh → Speech → Generate speaks the answer
- * and Respond to Webhook returns the WAV.
+ * and Respond to Webhook returns the OGG/Opus voice note.
  *
  * The voice note is the sandbox's own speech of a known question, so its transcript is that
  * question; the answer audio is the sandbox's speech of the model's answer, so transcribing it
  * gives the answer back. Checked: the model received exactly the transcript, the spoken text is
- * exactly the model's answer, the returned audio is a WAV that decodes to the sandbox's samples.
+ * exactly the model's answer, the returned audio is an OGG/Opus voice note that decodes to the sandbox's speech.
  */
+import { bestCorrelation, decodeWithLibrary, parseOggPages } from '../helpers/audio';
+import { synthesize } from '../sandbox/catalog';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -68,26 +70,6 @@ async function sandboxSpeech(text: string): Promise<Buffer> {
 	return Buffer.from(await response.arrayBuffer());
 }
 
-/** A canonical PCM WAV, parsed: header fields and the samples. */
-function decodeWav(wav: Buffer) {
-	expect(wav.toString('latin1', 0, 4)).toBe('RIFF');
-	expect(wav.toString('latin1', 8, 16)).toBe('WAVEfmt ');
-	const dataSize = wav.readUInt32LE(40);
-	const samples = new Int16Array(dataSize / 2);
-	for (let i = 0; i < samples.length; i++) samples[i] = wav.readInt16LE(44 + i * 2);
-	return {
-		riffSize: wav.readUInt32LE(4),
-		format: wav.readUInt16LE(20),
-		channels: wav.readUInt16LE(22),
-		sampleRate: wav.readUInt32LE(24),
-		byteRate: wav.readUInt32LE(28),
-		bitsPerSample: wav.readUInt16LE(34),
-		dataTag: wav.toString('latin1', 36, 40),
-		dataSize,
-		samples,
-	};
-}
-
 describe.each(['2.41.x', '1.123.x'])('examples/arabic-voice-agent.json in n8n %s', (version) => {
 	it('a voice note in, the spoken answer out: transcript → model → speech, checked at every hop', async () => {
 		const runtime = await ensureRuntime({ version });
@@ -135,7 +117,7 @@ describe.each(['2.41.x', '1.123.x'])('examples/arabic-voice-agent.json in n8n %s
 			output.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
 		}
 		expect({ status: response?.status, body: response?.status === 200 ? '' : audio.toString('utf8').slice(0, 500) }).toEqual({ status: 200, body: '' });
-		expect(response?.headers.get('content-type')).toMatch(/^audio\/wav/);
+		expect(response?.headers.get('content-type')).toMatch(/^audio\/ogg/);
 
 		// Hop 1: the voice note reached Munsit STT as sent; its transcript is the question.
 		const [stt] = requestsTo(sandbox, 'POST', '/audio/transcribe');
@@ -156,12 +138,21 @@ describe.each(['2.41.x', '1.123.x'])('examples/arabic-voice-agent.json in n8n %s
 		expect(speech).toHaveLength(1);
 		expect(speech[0].json).toEqual({ voice_id: 'ar-hijazi-female-1', text: answerTo(QUESTION), stability: 0.5, streaming: false });
 
-		// Hop 4: the webhook answered with that speech, a WAV that decodes.
-		const wav = decodeWav(audio);
-		expect(wav).toMatchObject({ riffSize: audio.length - 8, format: 1, channels: 1, sampleRate: 24000, byteRate: 48000, bitsPerSample: 16, dataTag: 'data', dataSize: audio.length - 44 });
-		expect(wav.samples.length).toBeGreaterThan(24000 * 0.3);
-		expect(Math.max(...wav.samples.map(Math.abs))).toBeGreaterThan(1000);
-		expect(sandbox.transcriptFor(sha256(audio))).toBe(answerTo(QUESTION));
+		// Hop 4: the webhook answered with that speech as an OGG/Opus voice note that libopus decodes to
+		// the sandbox's speech of the answer (same length within 1 %, same sound).
+		const pages = parseOggPages(audio);
+		expect(pages[0].packets[0].subarray(0, 8).toString('latin1')).toBe('OpusHead');
+		expect(pages[0].packets[0][9]).toBe(1);
+		expect(pages.every((page) => page.crc === page.crcComputed)).toBe(true);
+		const decoded = decodeWithLibrary('ogg', audio);
+		expect(decoded.errors).toEqual([]);
+		const answer = answerTo(QUESTION);
+		const pcm = synthesize(`tts\nfaseeh-v1-preview\nar-hijazi-female-1\n${answer}`, answer, 24000);
+		const reference = Float32Array.from({ length: pcm.length / 2 }, (_u, i) => pcm.readInt16LE(i * 2) / 32768);
+		expect(Math.abs(decoded.samplesDecoded / decoded.sampleRate - reference.length / 24000) / (reference.length / 24000)).toBeLessThan(0.01);
+		const step = decoded.sampleRate / 24000;
+		const down = Float32Array.from({ length: Math.floor(decoded.samples.length / step) }, (_u, i) => decoded.samples[Math.round(i * step)]);
+		expect(bestCorrelation(reference, down, 3000).r).toBeGreaterThan(0.8);
 
 		const everything = output.join('\n');
 		expect(everything).not.toContain(TEST_API_KEY);
