@@ -26,7 +26,6 @@ export class FaseehVoiceClone implements INodeType {
 		subtitle: '={{"Clone: " + $parameter["name"]}}',
 		description: 'Create a cloned Arabic voice in Faseeh from a preview audio file and the original recording',
 		defaults: { name: 'Faseeh Voice Clone' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'faseehApi', required: true }],

@@ -15,6 +15,35 @@ export interface AudioInputSpec {
 	/** The binary field name the parameter holds. */
 	field: string;
 	maxBytes: number;
+	/** The binary itself, when the parameter held a binary object rather than a field name. */
+	object?: IBinaryData;
+}
+
+/**
+ * A binary-field parameter: normally a field name ("data"), but an expression such as
+ * `{{ $binary.data }}` (or n8n 2.x's combined binary mode) gives the binary object itself. The
+ * object is used as it is; anything else that is not text is refused, naming what it is.
+ */
+export function binaryFieldParameter(
+	this: IExecuteFunctions,
+	parameterName: string,
+	parameterLabel: string,
+	itemIndex: number,
+): Pick<AudioInputSpec, 'field' | 'object'> {
+	const value = this.getNodeParameter(parameterName, itemIndex) as unknown;
+	if (typeof value === 'string' || typeof value === 'number') return { field: String(value) };
+	if (value && typeof value === 'object' && !Array.isArray(value)) {
+		const record = value as Record<string, unknown>;
+		if (typeof record.mimeType === 'string' && (typeof record.data === 'string' || typeof record.id === 'string')) {
+			return { field: String(record.fileName ?? 'binary object'), object: value as IBinaryData };
+		}
+	}
+	const got = Array.isArray(value) ? 'a list' : value && typeof value === 'object' ? `an object with ${Object.keys(value).slice(0, 5).join(', ') || 'no keys'}` : String(value);
+	throw new NodeOperationError(
+		this.getNode(),
+		`Parameter "${parameterLabel}" must be the name of a binary field (such as data) or a binary file, got ${got} [item ${itemIndex}]`,
+		{ itemIndex, description: 'Type the field name, or use an expression that gives a binary file, such as {{ $binary.data }}.' },
+	);
 }
 
 /**
@@ -119,6 +148,7 @@ export function audioInputFromBuffer(buffer: Buffer, fileName: string, mimeType:
 
 /** Looks the field up on the item; the message lists the fields the item does have. */
 function findBinary(this: IExecuteFunctions, itemIndex: number, spec: AudioInputSpec): IBinaryData {
+	if (spec.object) return spec.object;
 	const item = this.getInputData()[itemIndex];
 	const field = spec.field.trim();
 	const direct = item?.binary?.[field];

@@ -330,6 +330,28 @@ describe('a failed clone batch without Continue On Fail', () => {
 	});
 });
 
+describe('a binary-field parameter holding a binary object (issue 17.11)', () => {
+	it('an expression giving the binary itself is used as that file; any other object is refused, naming it', async () => {
+		const sandbox = await sandboxWith();
+		const byObject = await runAgainst(
+			sandbox,
+			new FaseehVoiceClone(),
+			{ ...cloneParameters(), voiceBinaryPropertyName: '={{ $binary.voice_file }}', referenceBinaryPropertyName: '={{ $binary.reference_audio_file }}' },
+			cloneItems(1),
+		);
+		expect(byObject.error).toBeUndefined();
+		const [sent] = requestsTo(sandbox, 'POST', '/voices/clone');
+		expect(part(sent, 'voice_file')).toMatchObject({ filename: 'p.wav', size: PREVIEW.length });
+		expect(part(sent, 'reference_audio_file')).toMatchObject({ filename: 'o.wav', size: ORIGINAL.length });
+		sandbox.reset();
+		const notBinary = await runAgainst(sandbox, new FaseehVoiceClone(), { ...cloneParameters(), voiceBinaryPropertyName: '={{ $json }}' }, cloneItems(1));
+		expect(notBinary.error?.message).toBe(
+			'Parameter "Voice File Field" must be the name of a binary field (such as data) or a binary file, got an object with index [item 0]',
+		);
+		expect(sandbox.requests).toHaveLength(0);
+	});
+});
+
 describe('retries', () => {
 	it.each([500, 502, 503])('never retries a clone after HTTP %i (it may have been created)', async (status) => {
 		const sandbox = await sandboxWith();

@@ -3,6 +3,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-wor
 import {
 	appendAudioPart,
 	audioInputFromBuffer,
+	binaryFieldParameter,
 	haveSameContent,
 	multipartBody,
 	readAudioInput,
@@ -67,7 +68,7 @@ export async function readCloneAudio(
 	const maxBytes = maxFileBytes.call(this, itemIndex);
 	const voice = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Voice File Field',
-		field: String(this.getNodeParameter('voiceBinaryPropertyName', itemIndex)),
+		...binaryFieldParameter.call(this, 'voiceBinaryPropertyName', 'Voice File Field', itemIndex),
 		maxBytes,
 	});
 	const reference = await readReferenceAudio.call(this, itemIndex, maxBytes);
@@ -88,7 +89,7 @@ export async function readReferenceAudio(
 ): Promise<AudioInput> {
 	return await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Reference Audio Field',
-		field: String(this.getNodeParameter('referenceBinaryPropertyName', itemIndex)),
+		...binaryFieldParameter.call(this, 'referenceBinaryPropertyName', 'Reference Audio Field', itemIndex),
 		maxBytes,
 	});
 }

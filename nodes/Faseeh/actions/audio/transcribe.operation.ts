@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { appendAudioPart, multipartBody, readAudioInput } from '../../../shared/binary';
+import { appendAudioPart, binaryFieldParameter, multipartBody, readAudioInput } from '../../../shared/binary';
 import type { AudioInput } from '../../../shared/binary';
 import {
 	concurrencyOption,
@@ -286,7 +286,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const request = readRequest.call(this, itemIndex);
 	const input = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Input Data Field Name',
-		field: String(this.getNodeParameter('binaryPropertyName', itemIndex)),
+		...binaryFieldParameter.call(this, 'binaryPropertyName', 'Input Data Field Name', itemIndex),
 		maxBytes: maxFileBytes.call(this, itemIndex),
 	});
 	const fileName = uploadFileName.call(this, itemIndex, input);

@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { readAudioInput } from '../../../shared/binary';
+import { binaryFieldParameter, readAudioInput } from '../../../shared/binary';
 import {
 	concurrencyOption,
 	rateLimitWaitOption,
@@ -70,7 +70,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const speed = options.speed === undefined ? undefined : check.numberInRange('Speed', options.speed, 0.7, 1.2);
 	const recording = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Input Data Field Name',
-		field: String(this.getNodeParameter('binaryPropertyName', itemIndex)),
+		...binaryFieldParameter.call(this, 'binaryPropertyName', 'Input Data Field Name', itemIndex),
 		maxBytes: maxFileBytes.call(this, itemIndex),
 	});
 
