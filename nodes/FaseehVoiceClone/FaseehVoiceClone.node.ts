@@ -26,6 +26,8 @@ export class FaseehVoiceClone implements INodeType {
 		subtitle: '={{"Clone: " + $parameter["name"]}}',
 		description: 'Create a cloned Arabic voice in Faseeh from a preview audio file and the original recording',
 		defaults: { name: 'Faseeh Voice Clone' },
+		// Not a tool: n8n hands a tool only the model's JSON arguments, never the two recordings a clone needs.
+		usableAsTool: false,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'faseehApi', required: true }],
