@@ -26,8 +26,8 @@ export class FaseehVoiceClone implements INodeType {
 		subtitle: '={{"Clone: " + $parameter["name"]}}',
 		description: 'Create a cloned Arabic voice in Faseeh from a preview audio file and the original recording',
 		defaults: { name: 'Faseeh Voice Clone' },
-		// Not a tool: n8n hands a tool only the model's JSON arguments, never the two recordings a clone needs.
-		usableAsTool: false,
+		// As a tool it refuses with the reason (cloneVoice): n8n hands a tool only JSON, never the recordings.
+		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'faseehApi', required: true }],

@@ -36,9 +36,9 @@ import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } fr
 
 const REPO = path.resolve(__dirname, '..', '..');
 const PACKAGE = 'n8n-nodes-faseeh';
-const NODE_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehVoiceClone'];
+const NODE_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehVoiceClone', 'n8n-nodes-faseeh.faseehVoiceCloneTool'];
 /** What the editor lists: both nodes and their AI Agent tool variants. */
-const EDITOR_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehTool', 'n8n-nodes-faseeh.faseehVoiceClone'];
+const EDITOR_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehTool', 'n8n-nodes-faseeh.faseehVoiceClone', 'n8n-nodes-faseeh.faseehVoiceCloneTool'];
 const RECORDING = wavRecording(1.5, 200);
 const OWNER = { email: 'installer@example.com', password: 'Installer-test-1' };
 

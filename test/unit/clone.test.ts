@@ -7,7 +7,7 @@ import type { IBinaryData, IExecuteFunctions, INode } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
 import type { AudioInput } from '../../nodes/shared/binary';
-import { sendCloneRequest } from '../../nodes/FaseehVoiceClone/actions/clone.operation';
+import { cloneVoice, sendCloneRequest } from '../../nodes/FaseehVoiceClone/actions/clone.operation';
 
 const node: INode = { id: '1', name: 'Faseeh Voice Clone', type: 'x', typeVersion: 1, position: [0, 0], parameters: {} };
 
@@ -60,5 +60,21 @@ describe('a half-built upload', () => {
 		expect(opened[0].destroyed).toBe(true);
 		expect(sent).toBe(0);
 		fs.rmSync(dir, { recursive: true, force: true });
+	});
+});
+
+describe('run as an AI Agent tool', () => {
+	it('says why it cannot clone (a tool gets JSON only), before any request', async () => {
+		let sent = 0;
+		const context = {
+			getNode: () => ({ ...node, type: 'n8n-nodes-faseeh.faseehVoiceCloneTool' }),
+			getNodeParameter: (_name: string, _item: number, fallback: unknown) => fallback,
+			getInputData: () => [{ json: { name: 'from the model' } }],
+			helpers: { httpRequestWithAuthentication: async () => void sent++ },
+		} as unknown as IExecuteFunctions;
+		const error = await cloneVoice.call(context, 0).catch((caught: unknown) => caught);
+		expect(error).toBeInstanceOf(NodeOperationError);
+		expect((error as Error).message).toMatch(/^Parameter "Reference Audio Field" cannot receive a recording when Faseeh Voice Clone runs as an AI Agent tool/);
+		expect(sent).toBe(0);
 	});
 });

@@ -156,6 +156,15 @@ export async function sendCloneRequest(
  * text and model, then clones with that audio (so the pair can never mismatch).
  */
 export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+	// n8n gives a node run as an AI Agent tool only the model's JSON arguments, never binary files.
+	const item = this.getInputData()[itemIndex];
+	if (this.getNode().type.endsWith('Tool') && Object.keys(item?.binary ?? {}).length === 0) {
+		throw new ParameterValidator(this.getNode(), itemIndex).fail(
+			'Reference Audio Field',
+			'cannot receive a recording when Faseeh Voice Clone runs as an AI Agent tool: n8n passes tools only the model’s arguments, never binary files',
+			'Clone before or after the AI Agent, with the recordings on the item (see examples/webhook-one-step-clone.json).',
+		);
+	}
 	const fields = readCloneFields.call(this, itemIndex);
 	const timeout = timeoutSeconds.call(this, itemIndex);
 	if (this.getNodeParameter('voiceSource', itemIndex, 'binary') !== 'preview') {
