@@ -26,6 +26,7 @@ import { profileSteps } from './profile';
 import type { BenchResults } from './report';
 import { allFigures, machine, markdown, markdownTable, terminalTable } from './report';
 import { startRemoteSandbox } from './sandboxClient';
+import { replaceSpeechSection, runSpeech, speechMarkdown } from './speech';
 import { replaceSpeechLongTextSection, runSpeechLongText, speechLongTextMarkdown } from './speechLongText';
 import { runThroughput } from './throughput';
 import { replaceTranscribeSection, runTranscribe, transcribeMarkdown } from './transcribe';
@@ -42,10 +43,11 @@ interface Options {
 	memoryReps: number;
 	rounds: number;
 	executionsReps: number;
+	speechReps: number;
 }
 
 function parseArgs(argv: string[]): Options {
-	const options: Options = { reps: 3, memoryReps: 3, rounds: 7, executionsReps: 3 };
+	const options: Options = { reps: 3, memoryReps: 3, rounds: 7, executionsReps: 3, speechReps: 3 };
 	const count = (flag: string, value: string | undefined, max: number) => {
 		if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
 			throw new Error(`${flag} needs a whole number from 1 to ${max}`);
@@ -58,6 +60,7 @@ function parseArgs(argv: string[]): Options {
 			if (!SECTIONS.includes(value as Section)) throw new Error(`--only needs one of ${SECTIONS.join(', ')}`);
 			options.only = value as Section;
 		} else if (flag === '--reps') options.reps = count(flag, value, 10);
+		else if (flag === '--speech-reps') options.speechReps = count(flag, value, 10);
 		else if (flag === '--memory-reps') options.memoryReps = count(flag, value, 10);
 		else if (flag === '--rounds') options.rounds = count(flag, value, 20);
 		else if (flag === '--executions-reps') options.executionsReps = count(flag, value, 10);
@@ -115,6 +118,7 @@ async function main(): Promise<number> {
 	}
 	if (wanted('executions')) await attempt('executions', async () => void (results.executions = await runExecutions(options.executionsReps)));
 	if (wanted('transcribe')) await attempt('transcribe', async () => void (results.transcribe = await runTranscribe(options.reps)));
+	if (wanted('speech')) await attempt('speech', async () => void (results.speech = await runSpeech(options.speechReps)));
 	if (wanted('speech')) await attempt('speech: long texts', async () => void (results.speechLongText = await runSpeechLongText(options.reps)));
 	results.durationMs = Date.now() - started;
 
@@ -130,8 +134,13 @@ async function main(): Promise<number> {
 	console.log(`Run time: ${fmt(results.durationMs / 60_000, 1)} min`);
 
 	// Speech has its own part of docs/benchmarks.md, between markers, kept when the rest is rewritten.
-	const withSpeech = (docs: string) =>
-		results.speechLongText ? replaceSpeechLongTextSection(docs, speechLongTextMarkdown(results.speechLongText, results.startedAt, markdownTable)) : docs;
+	const withSpeech = (docs: string) => {
+		const speechError = results.errors.find((error) => error.section === 'speech')?.message;
+		const encoded = results.speech || speechError ? replaceSpeechSection(docs, speechMarkdown(results.speech, speechError, results.startedAt, markdownTable)) : docs;
+		return results.speechLongText
+			? replaceSpeechLongTextSection(encoded, speechLongTextMarkdown(results.speechLongText, results.startedAt, markdownTable))
+			: encoded;
+	};
 	if (options.only === undefined) {
 		fs.mkdirSync(path.dirname(DOCS_FILE), { recursive: true });
 		fs.writeFileSync(DOCS_FILE, withSpeech(markdown(results)));
@@ -145,7 +154,7 @@ async function main(): Promise<number> {
 		const docs = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
 		fs.writeFileSync(DOCS_FILE, replaceTranscribeSection(docs, transcribeMarkdown(results.transcribe, undefined, results.startedAt, markdownTable)));
 		console.log(`Wrote the transcribe section of ${path.relative(process.cwd(), DOCS_FILE)}`);
-	} else if (options.only === 'speech' && results.speechLongText) {
+	} else if (options.only === 'speech') {
 		fs.writeFileSync(DOCS_FILE, withSpeech(fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n'));
 		console.log(`Wrote the speech section of ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else {

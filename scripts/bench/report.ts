@@ -14,6 +14,7 @@ import type { OverheadResult } from './overhead';
 import { OVERHEAD_LATENCY_ITEMS, OVERHEAD_LATENCY_MS, TARGET_RATIO as OVERHEAD_TARGET_RATIO } from './overhead';
 import type { PhaseTimes } from './profile';
 import { PROBE_CREDENTIALS, PROBE_PLAIN_HELPER, STEP_BINARIES, STEP_PARAMETERS, STEP_REQUEST, STEP_TOTAL } from './profile';
+import type { SpeechResult } from './speech';
 import type { LongTextResult } from './speechLongText';
 import type { ThroughputResult } from './throughput';
 import { ITEMS, LATENCY_MS } from './throughput';
@@ -27,6 +28,7 @@ export interface BenchResults {
 	profile?: PhaseTimes;
 	executions?: ExecutionsResult;
 	transcribe?: TranscribeResult;
+	speech?: SpeechResult;
 	speechLongText?: LongTextResult;
 	/** Sections that threw, with the message. */
 	errors: Array<{ section: string; message: string }>;
@@ -44,6 +46,7 @@ export function allFigures(results: BenchResults): Figure[] {
 		...(results.overhead?.figures ?? []),
 		...(results.executions?.figures ?? []),
 		...(results.transcribe?.figures ?? []),
+		...(results.speech?.figures ?? []),
 		...(results.speechLongText?.figures ?? []),
 	];
 }

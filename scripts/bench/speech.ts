@@ -1,0 +1,174 @@
+/**
+ * The "speech" section, encoding part: how fast the streaming encoders (nodes/shared/encode) turn
+ * speech-like 24 kHz PCM into MP3, OGG/Opus and WAV, how long they keep n8n's event loop busy,
+ * and what a one-hour output costs in memory. Each measurement runs in its own process
+ * (scripts/bench/speechChild.ts) so its peak RSS is its own.
+ */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+
+import type { Figure } from './common';
+import { fmt, log, median } from './common';
+
+export const SPEECH_FORMATS = ['mp3', 'oggOpus', 'wav'] as const;
+type SpeechFormat = (typeof SPEECH_FORMATS)[number];
+export const SPEECH_SHORT_SECONDS = 60;
+export const SPEECH_LONG_SECONDS = 3600;
+/** What a Faseeh stream's socket typically hands over at a time. */
+export const SPEECH_CHUNK_BYTES = 32 * 1024;
+export const TARGET_REALTIME = 20;
+export const TARGET_BLOCK_MS = 50;
+export const TARGET_MEMORY = { outputFactor: 1.5, plusMiB: 50 };
+
+export interface SpeechRun {
+	format: SpeechFormat;
+	seconds: number;
+	durationSeconds: number;
+	outputSampleRate: number;
+	wallMs: number;
+	cpuMs: number;
+	outputBytes: number;
+	inputBytes: number;
+	longestGapMs: number;
+	loopDelayMaxMs: number;
+	loopDelayP99Ms: number;
+	baseRssMiB: number;
+	peakRssMiB: number;
+	rssGrowthMiB: number;
+	heapGrowthMiB: number;
+	peakExternalMiB: number;
+}
+
+export interface SpeechResult {
+	shortReps: number;
+	runs: SpeechRun[];
+	figures: Figure[];
+	loadAverage: { before: number; after: number };
+}
+
+const CHILD = path.join(__dirname, 'speechChild.ts');
+const REPO = path.resolve(__dirname, '..', '..');
+
+function runChild(format: SpeechFormat, seconds: number): Promise<SpeechRun> {
+	return new Promise((resolve, reject) => {
+		execFile(
+			process.execPath,
+			['-r', 'ts-node/register/transpile-only', CHILD, format, String(seconds), String(SPEECH_CHUNK_BYTES), '1'],
+			{ cwd: REPO, timeout: 20 * 60_000, maxBuffer: 1024 * 1024 },
+			(error, stdout, stderr) => {
+				if (error) return reject(new Error(`${format} ${seconds} s: ${error.message} ${stderr.trim().split('\n').slice(-3).join(' ')}`));
+				try {
+					resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as SpeechRun);
+				} catch {
+					reject(new Error(`${format} ${seconds} s: no result in "${stdout.slice(0, 200)}"`));
+				}
+			},
+		);
+	});
+}
+
+const realtime = (run: SpeechRun) => run.durationSeconds / (run.wallMs / 1000);
+const MiB = 1024 * 1024;
+
+export async function runSpeech(shortReps: number): Promise<SpeechResult> {
+	const os = await import('node:os');
+	const before = os.loadavg()[0];
+	const runs: SpeechRun[] = [];
+	for (let rep = 0; rep < shortReps; rep++) {
+		for (const format of SPEECH_FORMATS) {
+			const run = await runChild(format, SPEECH_SHORT_SECONDS);
+			log(`speech: ${format} ${SPEECH_SHORT_SECONDS} s ×${fmt(realtime(run), 0)} realtime, longest block ${fmt(run.longestGapMs, 1)} ms`);
+			runs.push(run);
+		}
+	}
+	for (const format of SPEECH_FORMATS) {
+		const run = await runChild(format, SPEECH_LONG_SECONDS);
+		log(`speech: ${format} ${SPEECH_LONG_SECONDS / 60} min ×${fmt(realtime(run), 0)} realtime, longest block ${fmt(run.longestGapMs, 1)} ms, RSS +${fmt(run.rssGrowthMiB, 0)} MiB for ${fmt(run.outputBytes / MiB, 1)} MiB out`);
+		runs.push(run);
+	}
+	for (const run of runs) {
+		if (Math.abs(run.durationSeconds - run.seconds) > 1e-6) throw new Error(`${run.format}: encoded ${run.durationSeconds} s of ${run.seconds} s`);
+	}
+	const after = os.loadavg()[0];
+	return { shortReps, runs, figures: speechFigures(runs), loadAverage: { before, after } };
+}
+
+function speechFigures(runs: SpeechRun[]): Figure[] {
+	const figures: Figure[] = [];
+	const of = (format: SpeechFormat, seconds: number) => runs.filter((run) => run.format === format && run.seconds === seconds);
+	const label = (seconds: number) => (seconds >= 3600 ? `${seconds / 3600} h` : `${seconds} s`);
+	for (const seconds of [SPEECH_SHORT_SECONDS, SPEECH_LONG_SECONDS]) {
+		for (const format of SPEECH_FORMATS) {
+			const group = of(format, seconds);
+			if (group.length === 0) continue;
+			const factor = median(group.map(realtime));
+			const targeted = format !== 'wav';
+			figures.push({
+				section: 'speech',
+				figure: `encoding speed, ${format}, ${label(seconds)} of 24 kHz speech (× realtime${group.length > 1 ? `, median of ${group.length}` : ''})`,
+				measured: `${fmt(factor, 0)}× (${fmt(median(group.map((run) => run.wallMs)) / 1000, 2)} s wall, ${fmt(median(group.map((run) => run.cpuMs)) / 1000, 2)} s CPU)`,
+				target: targeted ? `≥ ${TARGET_REALTIME}×` : 'info',
+				pass: targeted ? factor >= TARGET_REALTIME : undefined,
+			});
+		}
+	}
+	for (const format of SPEECH_FORMATS) {
+		const group = runs.filter((run) => run.format === format);
+		const longest = Math.max(...group.map((run) => run.longestGapMs));
+		const hour = of(format, SPEECH_LONG_SECONDS)[0];
+		figures.push({
+			section: 'speech',
+			figure: `longest event-loop block while encoding, ${format} (5 ms interval's largest gap, all runs)`,
+			measured: `${fmt(longest, 1)} ms${hour ? ` (1 h run: ${fmt(hour.longestGapMs, 1)} ms; perf_hooks max delay ${fmt(hour.loopDelayMaxMs, 1)} ms, p99 ${fmt(hour.loopDelayP99Ms, 1)} ms)` : ''}`,
+			target: `≤ ${TARGET_BLOCK_MS} ms`,
+			pass: longest <= TARGET_BLOCK_MS,
+		});
+	}
+	for (const format of SPEECH_FORMATS) {
+		const hour = of(format, SPEECH_LONG_SECONDS)[0];
+		if (!hour) continue;
+		const outputMiB = hour.outputBytes / MiB;
+		const limit = TARGET_MEMORY.outputFactor * outputMiB + TARGET_MEMORY.plusMiB;
+		const targeted = format !== 'wav';
+		figures.push({
+			section: 'speech',
+			figure: `peak RSS growth for a 1 h ${format} output held in memory, fed in ${SPEECH_CHUNK_BYTES / 1024} KiB chunks`,
+			measured: `${fmt(hour.rssGrowthMiB, 1)} MiB (output ${fmt(outputMiB, 1)} MiB, PCM ${fmt(hour.inputBytes / MiB, 1)} MiB; heap +${fmt(hour.heapGrowthMiB, 1)} MiB)`,
+			target: targeted ? `≤ ${fmt(limit, 1)} MiB (1.5 × output + 50)` : 'info',
+			pass: targeted ? hour.rssGrowthMiB <= limit : undefined,
+		});
+	}
+	return figures;
+}
+
+export const SPEECH_START = '<!-- speech:start -->';
+export const SPEECH_END = '<!-- speech:end -->';
+
+/** The "Speech" part of docs/benchmarks.md, between markers so `--only speech` can replace it. */
+export function speechMarkdown(result: SpeechResult | undefined, error: string | undefined, startedAt: Date, markdownTable: (figures: Figure[]) => string): string {
+	const out = [SPEECH_START, '## Speech (encoding)', '', `Run: ${startedAt.toISOString()}.${result ? ` Machine load (1-minute load average, all processes) ${fmt(result.loadAverage.before, 2)} before and ${fmt(result.loadAverage.after, 2)} after.` : ''}`, ''];
+	if (result) {
+		const missed = result.figures.filter((figure) => figure.pass === false).length;
+		out.push(markdownTable(result.figures), '', missed === 0 ? 'All targets met.' : `Missed targets: ${missed}.`, '');
+	}
+	if (error) out.push(`The section failed to run: ${error}`, '');
+	out.push(
+		'### Method',
+		'',
+		`- The encoders of nodes/shared/encode (README, "Audio encoders") at their defaults: MP3 64 kbps CBR (LAME, wasm-media-encoders), OGG/Opus 32 kbps VBR at 24 kHz (libopus, opusscript, own Ogg muxer), WAV. Each run is its own Node process (scripts/bench/speechChild.ts, TypeScript via ts-node) started one after the other.`,
+		`- Input: speech-like 24 kHz mono PCM16 (voiced stretches with a gliding 90–220 Hz pitch and six harmonics, 4 syllables a second, a pause every 6 s, noise in the unvoiced parts), 60 s generated once and fed in a loop, in ${SPEECH_CHUNK_BYTES / 1024} KiB chunks, each a fresh Buffer as from a socket, each write awaited. ${SPEECH_SHORT_SECONDS} s: ${result?.shortReps ?? 'n'} runs per format (median); ${SPEECH_LONG_SECONDS / 60} min: one run per format.`,
+		'- Speed: audio seconds / wall time from createEncoder to the last byte of end() (the time the slices spend yielding included). CPU: the process\'s user + system time over the same span.',
+		'- Event loop: a 5 ms setInterval in the same process records its largest gap between two ticks (what another execution would have waited, at worst), and perf_hooks.monitorEventLoopDelay (resolution 5 ms) gives its max and p99.',
+		'- Memory: the encoded output is kept in memory (an array of the chunks write() and end() returned, as n8n\'s in-memory binary mode would), the PCM is not. Peak RSS growth = the process\'s maxRSS after end() − maxRSS just before createEncoder (the 60 s input block and ts-node are in the baseline). Heap: the largest heapUsed sampled every 50 ms − heapUsed before.',
+		'',
+		SPEECH_END,
+	);
+	return out.join('\n');
+}
+
+export function replaceSpeechSection(docs: string, section: string): string {
+	const start = docs.indexOf(SPEECH_START);
+	const end = docs.indexOf(SPEECH_END);
+	if (start >= 0 && end > start) return `${docs.slice(0, start)}${section}${docs.slice(end + SPEECH_END.length)}`;
+	return `${docs.trimEnd()}\n\n${section}\n`;
+}

@@ -1,0 +1,128 @@
+/**
+ * One encoding measurement in a process of its own (scripts/bench/speech.ts starts it), so its
+ * peak RSS is this encoding's alone:
+ *
+ *   node -r ts-node/register/transpile-only scripts/bench/speechChild.ts <format> <seconds> <chunkBytes> <keep>
+ *
+ * Feeds `seconds` of speech-like 24 kHz PCM in `chunkBytes` chunks, as a Faseeh stream arrives,
+ * to createEncoder (nodes/shared/encode). keep=1 holds the encoded output in memory (what n8n's
+ * in-memory binary mode does; the worst case), keep=0 drops it. Prints one JSON line.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import { createEncoder } from '../../nodes/shared/encode';
+import type { OutputFormat } from '../../nodes/shared/encode';
+
+const RATE = 24000;
+const BLOCK_SECONDS = 60;
+
+/**
+ * 60 s of speech-like PCM, fed in a loop: voiced stretches with a gliding pitch (90–220 Hz) and
+ * six harmonics shaped like formants, ~4 syllables a second, pauses, and a little noise for the
+ * unvoiced parts. Deterministic (a fixed-seed generator).
+ */
+function speechLikeBlock(): Buffer {
+	const n = RATE * BLOCK_SECONDS;
+	const out = Buffer.alloc(n * 2);
+	let seed = 12345;
+	const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 0x100000000) * 2 - 1;
+	let phase = 0;
+	for (let i = 0; i < n; i++) {
+		const t = i / RATE;
+		const pitch = 150 + 60 * Math.sin(2 * Math.PI * 0.3 * t) + 20 * Math.sin(2 * Math.PI * 2.1 * t);
+		phase += (2 * Math.PI * pitch) / RATE;
+		const syllable = Math.max(0, Math.sin(2 * Math.PI * 4 * t)) ** 0.7;
+		const phrase = (t % 6) < 5.2 ? 1 : 0; // a pause every 6 s
+		let voiced = 0;
+		for (let h = 1; h <= 6; h++) voiced += Math.sin(h * phase) * [1, 0.7, 0.5, 0.35, 0.2, 0.1][h - 1] * (1 + 0.5 * Math.sin(2 * Math.PI * 1.3 * t * h));
+		const sample = phrase * (syllable * 0.18 * voiced + 0.02 * random() * (1 - syllable));
+		out.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(sample * 32767))), i * 2);
+	}
+	return out;
+}
+
+async function main() {
+	const [format, secondsText, chunkText, keepText] = process.argv.slice(2);
+	const seconds = Number(secondsText);
+	const chunkBytes = Number(chunkText);
+	const keep = keepText === '1';
+	const block = speechLikeBlock();
+	const totalBytes = seconds * RATE * 2;
+
+	// Event-loop probes: a 5 ms interval's largest gap (what another execution would wait), and
+	// perf_hooks' histogram of the loop's delay.
+	const histogram = monitorEventLoopDelay({ resolution: 5 });
+	let longestGapMs = 0;
+	let lastTick = performance.now();
+	const probe = setInterval(() => {
+		const now = performance.now();
+		longestGapMs = Math.max(longestGapMs, now - lastTick);
+		lastTick = now;
+	}, 5);
+	let peakHeap = 0;
+	let peakExternal = 0;
+	const sampler = setInterval(() => {
+		const usage = process.memoryUsage();
+		peakHeap = Math.max(peakHeap, usage.heapUsed);
+		peakExternal = Math.max(peakExternal, usage.external + usage.arrayBuffers);
+	}, 50);
+	await new Promise((resolve) => setTimeout(resolve, 50));
+	const baseRssKb = process.resourceUsage().maxRSS;
+	const baseHeap = process.memoryUsage().heapUsed;
+	histogram.enable();
+	lastTick = performance.now();
+	longestGapMs = 0;
+
+	const cpuStart = process.cpuUsage();
+	const started = performance.now();
+	const encoder = await createEncoder({ format: format as OutputFormat, sampleRate: RATE });
+	const kept: Buffer[] = [];
+	let outputBytes = 0;
+	const take = (bytes: Buffer) => {
+		outputBytes += bytes.length;
+		if (keep && bytes.length > 0) kept.push(bytes);
+	};
+	for (let fed = 0; fed < totalBytes; ) {
+		const offset = fed % block.length;
+		const size = Math.min(chunkBytes, totalBytes - fed, block.length - offset);
+		// A fresh Buffer per chunk, as a socket delivers them.
+		take(await encoder.write(Buffer.from(block.subarray(offset, offset + size))));
+		fed += size;
+	}
+	take(await encoder.end());
+	const wallMs = performance.now() - started;
+	const cpu = process.cpuUsage(cpuStart);
+	histogram.disable();
+	clearInterval(probe);
+	clearInterval(sampler);
+	const peakRssKb = process.resourceUsage().maxRSS;
+	process.stdout.write(
+		`${JSON.stringify({
+			format,
+			seconds,
+			durationSeconds: encoder.durationSeconds(),
+			outputSampleRate: encoder.outputSampleRate,
+			wallMs,
+			cpuMs: (cpu.user + cpu.system) / 1000,
+			outputBytes,
+			keptChunks: kept.length,
+			inputBytes: totalBytes,
+			longestGapMs,
+			loopDelayMaxMs: histogram.max / 1e6,
+			loopDelayP99Ms: histogram.percentile(99) / 1e6,
+			baseRssMiB: baseRssKb / 1024,
+			peakRssMiB: peakRssKb / 1024,
+			rssGrowthMiB: (peakRssKb - baseRssKb) / 1024,
+			heapGrowthMiB: (peakHeap - baseHeap) / 1024 / 1024,
+			peakExternalMiB: peakExternal / 1024 / 1024,
+		})}\n`,
+	);
+}
+
+main().then(
+	() => process.exit(0),
+	(error: Error) => {
+		process.stderr.write(`${error.stack ?? error.message}\n`);
+		process.exit(1);
+	},
+);
