@@ -35,13 +35,15 @@ function filesMatching(root: string, dirs: string[], extension: string, pattern:
 	return found.sort();
 }
 
-/** The findings the design card accepts: the two rules, and only about `form-data`. */
+/** The card's runtime dependencies: form-data (README, "Why form-data") and the audio encoders ("Audio encoders"). */
+const CARD_DEPENDENCIES = ['form-data', 'opusscript', 'wasm-media-encoders'];
+const CARD_IMPORT = new RegExp(`^(Import|Require) of '(${CARD_DEPENDENCIES.join('|')})' is not allowed`);
+
+/** The findings the design card accepts: the two rules, and only about the card's dependencies. */
 function isFormDataFinding(finding: ScanFinding, packageJson: { dependencies?: Record<string, string> }): boolean {
-	if (finding.rule === '@n8n/community-nodes/no-restricted-imports') {
-		return /^(Import|Require) of 'form-data' is not allowed/.test(finding.message);
-	}
+	if (finding.rule === '@n8n/community-nodes/no-restricted-imports') return CARD_IMPORT.test(finding.message);
 	if (finding.rule === '@n8n/community-nodes/no-runtime-dependencies') {
-		return finding.file === 'package.json' && Object.keys(packageJson.dependencies ?? {}).join() === 'form-data';
+		return finding.file === 'package.json' && Object.keys(packageJson.dependencies ?? {}).sort().join() === CARD_DEPENDENCIES.join();
 	}
 	return false;
 }
@@ -78,7 +80,7 @@ it('source leg (SOURCE_FILE_PATTERNS): only the form-data findings, one per impo
 	expect(describeAll(others)).toEqual([]);
 	expect(result.findings.every((finding) => finding.severity === 'error')).toBe(true);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual(
-		filesMatching(REPO, ['nodes', 'credentials'], '.ts', /^import .*from 'form-data';$/m),
+		filesMatching(REPO, ['nodes', 'credentials'], '.ts', /^import .*from '(form-data|opusscript|wasm-media-encoders)';$/m),
 	);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-runtime-dependencies')).toEqual(['package.json']);
 });
@@ -89,7 +91,7 @@ it('tarball leg (**/*.js, package.json): only the form-data findings, one per co
 	const others = result.findings.filter((finding) => !isFormDataFinding(finding, readPackageJson(tarballDir)));
 	expect(describeAll(others)).toEqual([]);
 	expect(result.findings.every((finding) => finding.severity === 'error')).toBe(true);
-	const requiring = filesMatching(tarballDir, ['dist'], '.js', /require\("form-data"\)/);
+	const requiring = filesMatching(tarballDir, ['dist'], '.js', /require\("(form-data|opusscript|wasm-media-encoders)"\)/);
 	expect(requiring.length).toBeGreaterThan(0);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual(requiring);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-runtime-dependencies')).toEqual(['package.json']);

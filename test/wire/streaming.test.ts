@@ -99,6 +99,8 @@ async function run(nodeType: INodeType, fixture: FixtureItem[], parameters?: INo
 
 /** Set by observe(); called when the node under test starts, after the fixture source stored the file. */
 let startMeasuring: () => void = () => undefined;
+/** Set by observe(); takes one sample now (the interval sampler may not run on a loaded machine). */
+let sampleNow: () => void = () => undefined;
 
 /** The node, measured from the moment its execute() starts (n8n storing the fixture is not counted). */
 function measuredFromExecute(nodeType: INodeType): INodeType {
@@ -132,10 +134,14 @@ async function observe<T>(fn: () => Promise<T>): Promise<{ result: T; wholeReads
 		before = used();
 		peak = before;
 	};
-	const sampler = setInterval(() => {
-		gc({ type: 'minor' });
+	const sample = () => {
 		const now = used();
 		peak = { managed: Math.max(peak.managed, now.managed), rss: Math.max(peak.rss, now.rss) };
+	};
+	sampleNow = sample;
+	const sampler = setInterval(() => {
+		gc({ type: 'minor' });
+		sample();
 	}, 20);
 	try {
 		const result = await fn();
@@ -155,6 +161,7 @@ async function observe<T>(fn: () => Promise<T>): Promise<{ result: T; wholeReads
 	} finally {
 		clearInterval(sampler);
 		startMeasuring = () => undefined;
+		sampleNow = () => undefined;
 		getAsBuffer.mockRestore();
 		readFile.mockRestore();
 	}
@@ -175,6 +182,7 @@ const wholeFileReader: INodeType = {
 	},
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const buffer = await this.helpers.getBinaryDataBuffer(0, 'voice_file');
+		sampleNow();
 		// Keep it alive for a moment, as an upload of the buffer would.
 		await new Promise((resolve) => setTimeout(resolve, 100));
 		return [[{ json: { size: buffer.length } }]];
@@ -203,8 +211,9 @@ test('control: a node reading the file whole trips both detectors', async () => 
 	expect(observed.result.items[0].json.size).toBe(BIG_BYTES);
 	expect(observed.wholeReads.some((read) => read.startsWith('getAsBuffer(filesystem'))).toBe(true);
 	expect(observed.wholeReads.some((read) => read.startsWith('fs.promises.readFile('))).toBe(true);
-	// The whole file in memory (less what the collector freed meanwhile).
-	expect(observed.growthMiB).toBeGreaterThan((0.9 * BIG_BYTES) / MiB);
+	// The whole file in memory, less what the collector freed meanwhile (on a loaded machine the
+	// baseline can hold garbage freed later): at least twice the limit the streaming tests enforce.
+	expect(observed.growthMiB).toBeGreaterThan(Math.max(2 * MAX_GROWTH_MIB, (0.6 * BIG_BYTES) / MiB));
 }, 120_000);
 
 test('Faseeh Voice Clone streams a 96 MiB id-backed file: no whole-file read, bounded memory, exact bytes', async () => {

@@ -92,7 +92,7 @@ it('an upload that stalls fails after the Timeout, and says nothing was created'
 	expect(error.message).toBe('The upload to Faseeh made no progress for 1 seconds (timeout)');
 	expect(error.description).toMatch(/^Nothing was created: the upload did not finish\./);
 	expect(error.description).not.toMatch(/may have been created/);
-	expect(Date.now() - started).toBeLessThan(6_000);
+	expect(Date.now() - started).toBeLessThan(10_000); // not the 1-hour backstop: the 1 s Timeout, with room for a loaded machine
 	expect(received).toBeLessThan(BIG.length);
 });
 
@@ -112,5 +112,5 @@ it('after the upload, the Timeout counts the wait for the answer; a clone then m
 	expect(bodyBytes).toBeGreaterThan(BIG.length);
 	// About the Timeout after the upload ended (it is checked every 250 ms).
 	expect(failedAt - ended).toBeGreaterThanOrEqual(900);
-	expect(failedAt - ended).toBeLessThan(2_500);
+	expect(failedAt - ended).toBeLessThan(5_000);
 });

@@ -9,7 +9,7 @@
  */
 import { Mp3Writer } from './mp3';
 import { OggOpusWriter } from './opus';
-import { PcmInput } from './pcm';
+import { copyBytes, PcmInput } from './pcm';
 import { Slicer } from './slicer';
 
 export type OutputFormat = 'wav' | 'mp3' | 'oggOpus' | 'pcm';
@@ -101,7 +101,7 @@ class PcmWriter implements Writer {
 		return this.input.samples;
 	}
 	async write(pcm: Buffer): Promise<Buffer> {
-		return Buffer.from(this.input.take(pcm).buffer);
+		return copyBytes(this.input.take(pcm));
 	}
 	async end(): Promise<Buffer> {
 		return Buffer.alloc(0);
@@ -120,7 +120,7 @@ class WavWriter implements Writer {
 	async write(pcm: Buffer): Promise<Buffer> {
 		const samples = this.input.take(pcm);
 		if (this.bytes + samples.byteLength > 0xffffffff - 36) throw new Error('WAV output is limited to 4 GiB; choose MP3 or OGG/Opus for audio this long');
-		this.chunks.push(Buffer.from(samples.buffer));
+		this.chunks.push(copyBytes(samples));
 		this.bytes += samples.byteLength;
 		return Buffer.alloc(0);
 	}
@@ -175,12 +175,24 @@ class Encoder implements AudioEncoder {
 		return this.run('end', () => this.writer.end()).finally(() => (this.ended = true));
 	}
 
+	/**
+	 * The caller may keep every chunk (n8n's in-memory binary mode does): a small Buffer sliced
+	 * from Node's shared 8 KiB pool would keep the whole slab alive, so such chunks are copied
+	 * into memory of their own.
+	 */
+	private static own(bytes: Buffer): Buffer {
+		if (bytes.length === 0 || bytes.byteLength === bytes.buffer.byteLength) return bytes;
+		const copy = Buffer.allocUnsafeSlow(bytes.length);
+		bytes.copy(copy);
+		return copy;
+	}
+
 	private async run(call: string, work: () => Promise<Buffer>): Promise<Buffer> {
 		if (this.ended) throw new Error(`${call}() on an audio encoder that has already ended`);
 		if (this.busy) throw new Error(`${call}() while the previous call is still running: await each write`);
 		this.busy = true;
 		try {
-			return await work();
+			return Encoder.own(await work());
 		} finally {
 			this.busy = false;
 		}
@@ -198,10 +210,15 @@ export async function createEncoder(options: EncoderOptions): Promise<AudioEncod
 	const bitProblem = validateBitRate(format, options.bitRateKbps);
 	if (bitProblem) throw new Error(bitProblem);
 	const slicer = new Slicer();
+	// Setting up a codec is one block of its own (the first LAME instance of a process loads its
+	// WebAssembly, about 20 ms; the first Opus one compiles libopus, about 8 ms): the event loop
+	// gets a turn before and after it.
+	await slicer.pause(true);
 	let writer: Writer;
 	if (format === 'mp3') writer = await Mp3Writer.create(sampleRate, options.bitRateKbps ?? BIT_RATES.mp3.default, slicer);
 	else if (format === 'oggOpus') writer = new OggOpusWriter(sampleRate, options.bitRateKbps ?? BIT_RATES.oggOpus.default, slicer);
 	else if (format === 'wav') writer = new WavWriter(sampleRate);
 	else writer = new PcmWriter(sampleRate);
+	await slicer.pause(true);
 	return new Encoder(format, sampleRate, writer);
 }

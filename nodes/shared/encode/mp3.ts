@@ -6,8 +6,8 @@ import type { Slicer } from './slicer';
 
 /** The rates LAME encodes (MPEG-1, MPEG-2 and MPEG-2.5 layer III). */
 export const MP3_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000] as const;
-/** Input samples per call into LAME: four frames, about 2 ms of work. */
-const PIECE_SAMPLES = 1152 * 4;
+/** Input samples per call into LAME between two chances to yield: one MPEG-1 frame, well under 1 ms. */
+const PIECE_SAMPLES = 1152;
 
 export function mp3RateFor(inputRate: number): number {
 	return MP3_RATES.find((rate) => rate >= inputRate) ?? 48000;
@@ -49,7 +49,8 @@ export class Mp3Writer {
 		for (let start = 0; start < samples.length; start += PIECE_SAMPLES) {
 			let piece = toFloat(samples.subarray(start, start + PIECE_SAMPLES));
 			if (this.resampler) piece = this.resampler.push(piece);
-			out.push(this.encode(piece));
+			const encoded = this.encode(piece);
+			if (encoded.length > 0) out.push(encoded);
 			await this.slicer.pause();
 		}
 		return Buffer.concat(out);

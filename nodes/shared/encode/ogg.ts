@@ -19,6 +19,7 @@ export function oggCrc(bytes: Uint8Array): number {
 	return crc >>> 0;
 }
 
+const EMPTY = Buffer.alloc(0);
 const FLAG_CONTINUED = 0x01;
 const FLAG_BOS = 0x02;
 const FLAG_EOS = 0x04;
@@ -70,7 +71,7 @@ export class OggStream {
 	 */
 	add(packet: Buffer, granuleAfter: bigint): Buffer {
 		const segments = Math.floor(packet.length / 255) + 1;
-		let out: Buffer = Buffer.alloc(0);
+		let out: Buffer = EMPTY;
 		const full = this.pending.length >= (this.audioPages === 0 ? 1 : PACKETS_PER_PAGE);
 		if (this.pending.length > 0 && (full || this.pendingSegments + segments > 255)) out = this.flush(this.lastGranule, 0);
 		this.pending.push(packet);
@@ -81,7 +82,7 @@ export class OggStream {
 
 	/** Writes the queued packets as one page (empty buffer when none are queued and not EOS). */
 	flush(granule: bigint, flags: number): Buffer {
-		if (this.pending.length === 0 && !(flags & FLAG_EOS)) return Buffer.alloc(0);
+		if (this.pending.length === 0 && !(flags & FLAG_EOS)) return EMPTY;
 		const page = this.page(this.pending, granule, flags);
 		this.audioPages++;
 		this.pending = [];

@@ -19,10 +19,11 @@ export const OPUS_PRE_SKIP = 312;
 const GRANULE_RATE = 48000;
 const FRAME_MS = 20;
 const FRAME_48K = (GRANULE_RATE * FRAME_MS) / 1000;
-/** Input samples handled between two chances to yield. */
-const PIECE_SAMPLES = 4800;
+/** Input samples handled between two chances to yield: about one frame (a fraction of a ms). */
+const PIECE_SAMPLES = 512;
 const OPUS_SET_SIGNAL = 4024;
 const OPUS_SIGNAL_VOICE = 3001;
+const EMPTY = Buffer.alloc(0);
 export const OPUS_VENDOR = 'libopus 1.4 (opusscript), n8n-nodes-faseeh';
 
 export function opusRateFor(inputRate: number): number {
@@ -72,7 +73,8 @@ export class OggOpusWriter {
 		for (let start = 0; start < samples.length; start += PIECE_SAMPLES) {
 			let piece = samples.subarray(start, start + PIECE_SAMPLES);
 			if (this.resampler) piece = toInt16(this.resampler.push(toFloat(piece)));
-			out.push(this.encodeSamples(piece));
+			const encoded = this.encodeSamples(piece);
+			if (encoded.length > 0) out.push(encoded);
 			await this.slicer.pause();
 		}
 		return Buffer.concat(out);
@@ -104,6 +106,7 @@ export class OggOpusWriter {
 	}
 
 	private encodeSamples(samples: Int16Array): Buffer {
+		if (samples.length === 0) return EMPTY;
 		const out: Buffer[] = [];
 		let offset = 0;
 		while (offset < samples.length) {
@@ -113,7 +116,7 @@ export class OggOpusWriter {
 			offset += take;
 			if (this.frameFill === this.frameSize) out.push(this.encodeFrame());
 		}
-		return Buffer.concat(out);
+		return out.length === 1 ? out[0] : Buffer.concat(out);
 	}
 
 	private encodeFrame(): Buffer {

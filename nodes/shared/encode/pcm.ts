@@ -7,7 +7,11 @@ export class PcmInput {
 	/** Whole samples taken so far. */
 	samples = 0;
 
-	/** The whole samples in `chunk` (plus a byte carried from the previous chunk), as aligned Int16. */
+	/**
+	 * The whole samples in `chunk` (plus a byte carried from the previous chunk) as Int16: a view
+	 * of the caller's memory when it is 2-byte aligned (valid until the caller reuses the buffer,
+	 * i.e. during the awaited write), else an aligned copy. Hosts n8n runs on are little-endian.
+	 */
 	take(chunk: Buffer): Int16Array {
 		let bytes = chunk;
 		if (this.carry !== undefined && chunk.length > 0) {
@@ -16,10 +20,10 @@ export class PcmInput {
 		}
 		const whole = bytes.length - (bytes.length % 2);
 		if (whole < bytes.length) this.carry = bytes[bytes.length - 1];
+		this.samples += whole / 2;
+		if (bytes.byteOffset % 2 === 0) return new Int16Array(bytes.buffer, bytes.byteOffset, whole / 2);
 		const samples = new Int16Array(whole / 2);
-		// A copy: the caller's buffer may be unaligned or reused. Hosts n8n runs on are little-endian.
 		new Uint8Array(samples.buffer).set(bytes.subarray(0, whole));
-		this.samples += samples.length;
 		return samples;
 	}
 
@@ -44,4 +48,9 @@ export function toInt16(samples: Float32Array): Int16Array {
 		out[i] = value > 32767 ? 32767 : value < -32768 ? -32768 : value;
 	}
 	return out;
+}
+
+/** The bytes of `samples`, copied into memory of their own. */
+export function copyBytes(samples: Int16Array): Buffer {
+	return Buffer.from(Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength));
 }

@@ -17,8 +17,9 @@ export const SLICE_BUDGET_MS = 10;
 export class Slicer {
 	private since = performance.now();
 
-	async pause(): Promise<void> {
-		if (performance.now() - this.since < SLICE_BUDGET_MS) return;
+	/** Yields if the budget is spent (or always, with `now`). */
+	async pause(now = false): Promise<void> {
+		if (!now && performance.now() - this.since < SLICE_BUDGET_MS) return;
 		await sleep(0);
 		this.since = performance.now();
 	}

@@ -114,7 +114,11 @@ export class SpeechOutput {
 
 	/** Stops writing after a failure: the partial file is discarded by n8n with the failed item. */
 	abort(): void {
-		this.stream?.destroy(new Error('The audio was not finished'));
+		if (!this.stream || this.stream.destroyed) return;
+		// The binary store's reader sees the error; when it has not attached yet (or has already
+		// stopped), the error must not become an unhandled 'error' event that crashes n8n.
+		this.stream.on('error', () => undefined);
+		this.stream.destroy(new Error('The audio was not finished'));
 	}
 
 	private open(mimeType: string): void {
