@@ -34,10 +34,18 @@ export interface SniffResult {
 	audio: boolean;
 	format: string;
 	mimeType: string;
+	/**
+	 * True when only a frame sync matched (MP3/AAC without ID3): headerless PCM can start with the
+	 * same bytes (a first sample of -1 is FF FF), so `confirmMpegFrames` decides where it matters.
+	 */
+	weak?: boolean;
 }
 
 /** Number of leading bytes `sniffFormat` needs. */
 export const SNIFF_BYTES = 16;
+
+/** Brands of the ISO base media format (`ftyp`) that are still images, not audio or video. */
+const IMAGE_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1', 'avif', 'avis', 'jpeg', 'jpgs']);
 
 /**
  * Identifies a file from its first bytes. Returns undefined when the bytes match no known
@@ -49,11 +57,17 @@ export function sniffFormat(head: Buffer): SniffResult | undefined {
 	if (ascii(0, 4) === 'OggS') return audio('ogg', 'audio/ogg');
 	if (ascii(0, 4) === 'fLaC') return audio('flac', 'audio/flac');
 	if (ascii(0, 3) === 'ID3') return audio('mp3', 'audio/mpeg');
-	if (ascii(4, 8) === 'ftyp') return audio('m4a', 'audio/mp4');
+	if (ascii(0, 5) === '#!AMR') return audio('amr', 'audio/amr');
+	if (ascii(0, 4) === 'FORM' && (ascii(8, 12) === 'AIFF' || ascii(8, 12) === 'AIFC')) return audio('aiff', 'audio/aiff');
+	if (ascii(4, 8) === 'ftyp') {
+		const brand = ascii(8, 12).toLowerCase();
+		if (IMAGE_BRANDS.has(brand)) return other(brand.startsWith('avi') ? 'avif' : 'heic', brand.startsWith('avi') ? 'image/avif' : 'image/heic');
+		return audio('m4a', 'audio/mp4');
+	}
 	if (head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) return audio('webm', 'audio/webm');
 	if (head.length >= 2 && head[0] === 0xff) {
-		if ((head[1] & 0xf6) === 0xf0) return audio('aac', 'audio/aac'); // ADTS
-		if ((head[1] & 0xe0) === 0xe0) return audio('mp3', 'audio/mpeg'); // MPEG frame sync
+		if ((head[1] & 0xf6) === 0xf0) return { ...audio('aac', 'audio/aac'), weak: true }; // ADTS
+		if (head.length < 4 || mpegFrameLength(head) !== undefined) return { ...audio('mp3', 'audio/mpeg'), weak: true }; // MPEG frame sync
 	}
 	if (ascii(0, 8) === '\x89PNG\r\n\x1a\n') return other('png', 'image/png');
 	if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) {
@@ -63,7 +77,90 @@ export function sniffFormat(head: Buffer): SniffResult | undefined {
 	if (ascii(0, 5) === '%PDF-') return other('pdf', 'application/pdf');
 	if (ascii(0, 4) === 'PK\x03\x04') return other('zip', 'application/zip');
 	if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return other('webp', 'image/webp');
+	if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'AVI ') return other('avi', 'video/x-msvideo');
+	if (looksLikeText(head)) return other('text', 'text/plain');
 	return undefined;
+}
+
+/**
+ * True when the bytes read as text: valid UTF-8 (a sequence cut by the end of `head` allowed)
+ * with no control characters but tab and line ends. An error page, a JSON answer or a transcript
+ * saved as "audio" is caught here; audio has control bytes (silence is zeros) or invalid UTF-8
+ * within its first few bytes.
+ */
+function looksLikeText(head: Buffer): boolean {
+	if (head.length < 8) return false;
+	let end = head.length;
+	// Drop a multi-byte sequence cut off by the end of the head.
+	for (let back = 1; back <= 3 && end - back >= 0; back++) {
+		const byte = head[end - back];
+		if ((byte & 0xc0) === 0x80) continue;
+		if (byte >= 0xc0) {
+			const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+			if (back < needed) end -= back;
+		}
+		break;
+	}
+	let text: string;
+	try {
+		text = new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, end));
+	} catch {
+		return false;
+	}
+	for (const character of text) {
+		const code = character.codePointAt(0) as number;
+		if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f) return false;
+	}
+	return true;
+}
+
+const MPEG_BIT_RATES: Record<string, number[]> = {
+	// kbps by bit-rate index 1..14; key: MPEG version (1, or 2 for 2 and 2.5) and the layer bits
+	'1-3': [32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
+	'1-2': [32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
+	'1-1': [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+	'2-3': [32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+	'2-2': [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+	'2-1': [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+};
+const MPEG_SAMPLE_RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
+
+/**
+ * The length in bytes of the MPEG audio frame whose 4-byte header starts `bytes`, or undefined
+ * when it is no valid header (reserved version, layer, bit rate or sample rate; free format).
+ * Layer bits: 3 = Layer I, 2 = Layer II, 1 = Layer III.
+ */
+export function mpegFrameLength(bytes: Buffer, offset = 0): number | undefined {
+	if (bytes.length < offset + 4 || bytes[offset] !== 0xff || (bytes[offset + 1] & 0xe0) !== 0xe0) return undefined;
+	const version = (bytes[offset + 1] >> 3) & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+	const layerBits = (bytes[offset + 1] >> 1) & 3;
+	const bitRateIndex = bytes[offset + 2] >> 4;
+	const rateIndex = (bytes[offset + 2] >> 2) & 3;
+	if (version === 1 || layerBits === 0 || bitRateIndex === 0 || bitRateIndex === 15 || rateIndex === 3) return undefined;
+	const layer = 4 - layerBits;
+	const padding = (bytes[offset + 2] >> 1) & 1;
+	const bitRate = MPEG_BIT_RATES[`${version === 3 ? 1 : 2}-${layerBits}`][bitRateIndex - 1] * 1000;
+	const sampleRate = MPEG_SAMPLE_RATES[version][rateIndex];
+	if (!bitRate || !sampleRate) return undefined;
+	if (layer === 1) return (Math.floor((12 * bitRate) / sampleRate) + padding) * 4;
+	const samplesPerFrame = layer === 3 && version !== 3 ? 576 : 1152;
+	return Math.floor((samplesPerFrame / 8) * bitRate / sampleRate) + padding;
+}
+
+/**
+ * True when `bytes` start with MPEG audio frames that follow one another: each header valid and
+ * the next one exactly where the previous frame ends (three in a row, or to the end of `bytes`).
+ * Headerless PCM that happens to start like a frame sync does not continue like this.
+ */
+export function confirmMpegFrames(bytes: Buffer): boolean {
+	let offset = 0;
+	for (let frames = 0; frames < 3; frames++) {
+		const length = mpegFrameLength(bytes, offset);
+		if (length === undefined || length < 4) return false;
+		offset += length;
+		if (offset >= bytes.length) return frames >= 1 || bytes.length <= length;
+	}
+	return true;
 }
 
 function audio(format: string, mimeType: string): SniffResult {
@@ -181,6 +278,8 @@ const EXTENSIONS: Record<string, string> = {
 	m4a: 'm4a',
 	webm: 'webm',
 	aac: 'aac',
+	amr: 'amr',
+	aiff: 'aiff',
 };
 
 /** Labels that say nothing reliable about headerless bytes: they are read as Faseeh's raw PCM. */
@@ -199,7 +298,12 @@ const HEADERLESS_LABELS = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.
  * to be audio.
  */
 export function readAudioAnswer(audio: Buffer, contentType: string, assumedSampleRate?: number): AudioAnswer {
-	const sniffed = sniffFormat(audio.subarray(0, SNIFF_BYTES));
+	const base = contentType.split(';')[0].trim().toLowerCase();
+	const headerlessLabel = isRawPcmMimeType(contentType) || HEADERLESS_LABELS.includes(base);
+	let sniffed = sniffFormat(audio.subarray(0, SNIFF_BYTES));
+	// PCM whose first samples look like an MPEG frame sync (-1 is FF FF) stays PCM unless real
+	// frames follow one another.
+	if (sniffed?.weak && headerlessLabel && !(sniffed.format === 'mp3' && confirmMpegFrames(audio))) sniffed = undefined;
 	if (sniffed && !sniffed.audio) throw new Error(`the answer is ${sniffed.mimeType}, not audio`);
 	if (sniffed?.format === 'wav') {
 		const info = parseWav(audio);
@@ -218,8 +322,7 @@ export function readAudioAnswer(audio: Buffer, contentType: string, assumedSampl
 	if (sniffed) {
 		return { kind: 'encoded', data: audio, format: sniffed.format, mimeType: sniffed.mimeType, extension: EXTENSIONS[sniffed.format] ?? 'bin' };
 	}
-	const base = contentType.split(';')[0].trim().toLowerCase();
-	if (isRawPcmMimeType(contentType) || HEADERLESS_LABELS.includes(base)) {
+	if (headerlessLabel) {
 		const named = rawPcmFormat(contentType, { ...FASEEH_PCM_FORMAT, sampleRate: assumedSampleRate ?? FASEEH_PCM_FORMAT.sampleRate });
 		const frame = 2 * Math.max(1, named.channels);
 		let pcm = audio.subarray(0, audio.length - (audio.length % frame));

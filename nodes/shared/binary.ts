@@ -3,7 +3,7 @@ import FormData from 'form-data';
 import type { IBinaryData, IExecuteFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { isRawPcmMimeType, rawPcmToWav, SNIFF_BYTES, sniffFormat } from './audio';
+import { confirmMpegFrames, isRawPcmMimeType, rawPcmToWav, SNIFF_BYTES, sniffFormat } from './audio';
 import { binaryReadError } from './transport/errors';
 
 export const DEFAULT_MAX_FILE_SIZE_MB = 100;
@@ -74,17 +74,33 @@ export async function readAudioInput(
 	const fail = (message: string, description?: string) =>
 		new NodeOperationError(node, `${message} [item ${itemIndex}]`, { itemIndex, description });
 
+	const label = `"${spec.parameterLabel}" (binary field "${spec.field}")`;
+	// Every read of n8n's binary store goes through here: a failure names the parameter, never
+	// the server's paths.
+	const fromStore = async <T>(read: () => Promise<T>): Promise<T> => {
+		try {
+			return await read();
+		} catch (error) {
+			throw binaryReadError(node, spec.parameterLabel, spec.field, error, itemIndex);
+		}
+	};
+
 	let buffer: Buffer | undefined;
 	let size: number;
-	if (binary.id) {
+	if (binary.id && isDatabaseBacked(binary.id)) {
+		// n8n's database mode has no streaming read: every getBinaryStream loads the whole row
+		// (DatabaseManager.getAsStream is Readable.from(the buffer)). One read per item, reused for
+		// the check, the upload and any retry, instead of one per use.
+		buffer = await fromStore(async () => await readAll.call(this, binary.id as string));
+		size = buffer.length;
+	} else if (binary.id) {
 		// The stored metadata's fileSize is a byte count on every n8n version (the item's own
 		// fileSize is a display string like "63.4 kB", and only n8n 2.x adds a numeric `bytes`).
-		size = Number((await this.helpers.getBinaryMetadata(binary.id)).fileSize);
+		size = Number((await fromStore(async () => await this.helpers.getBinaryMetadata(binary.id as string))).fileSize);
 	} else {
 		buffer = inlineBytes(binary);
 		size = buffer.length;
 	}
-	const label = `"${spec.parameterLabel}" (binary field "${spec.field}")`;
 	if (size === 0) {
 		throw fail(`The file in ${label} is empty`, 'Pass a recording with audio in it.');
 	}
@@ -96,11 +112,21 @@ export async function readAudioInput(
 	}
 
 	const declared = (binary.mimeType ?? '').toLowerCase();
-	if (isRawPcmMimeType(declared)) {
+	if (!buffer && isRawPcmMimeType(declared)) {
+		// Headerless PCM is wrapped in memory below anyway: read it once.
+		buffer = await fromStore(async () => await readAll.call(this, binary.id as string));
+	}
+	const head = buffer
+		? buffer.subarray(0, INPUT_HEAD_BYTES)
+		: await fromStore(async () => await readHead.call(this, binary.id as string));
+	let sniffed = sniffFormat(head.subarray(0, SNIFF_BYTES));
+	// A bare MPEG frame sync is only a hint (headerless PCM can start with FF FF): frames that
+	// follow one another confirm it.
+	if (sniffed?.weak && !(sniffed.format === 'mp3' ? confirmMpegFrames(head) : true)) sniffed = undefined;
+	if (isRawPcmMimeType(declared) && (!sniffed || sniffed.weak)) {
 		// Headerless PCM (a preview fetched with an HTTP Request node, say) gets a WAV header:
 		// an upload needs a container the server can recognise.
-		const pcm = buffer ?? (await readAll.call(this, binary.id as string));
-		const wav = rawPcmToWav(pcm, declared);
+		const wav = rawPcmToWav(buffer as Buffer, declared);
 		return {
 			spec,
 			binary,
@@ -112,15 +138,13 @@ export async function readAudioInput(
 		};
 	}
 
-	const head = buffer
-		? buffer.subarray(0, SNIFF_BYTES)
-		: await readHead.call(this, binary.id as string);
-	const sniffed = sniffFormat(head);
 	const declaredAudio = declared.startsWith('audio/') || declared.startsWith('video/webm');
 	if (sniffed && !sniffed.audio) {
 		throw fail(
 			`The file in ${label} is not audio: its content is ${sniffed.format.toUpperCase()}`,
-			'Pass an audio recording (WAV, MP3, OGG, FLAC, M4A, WEBM).',
+			sniffed.format === 'text'
+				? 'Its first bytes are text (an error page, a JSON answer or a transcript saved as a file?). Pass an audio recording (WAV, MP3, OGG, FLAC, M4A, WEBM).'
+				: 'Pass an audio recording (WAV, MP3, OGG, FLAC, M4A, WEBM).',
 		);
 	}
 	if (!sniffed && !declaredAudio) {
@@ -129,17 +153,28 @@ export async function readAudioInput(
 			'Pass an audio recording (WAV, MP3, OGG, FLAC, M4A, WEBM).',
 		);
 	}
-	const mimeType = declaredAudio ? declared.split(';')[0].trim() : (sniffed?.mimeType ?? declared);
+	// A container labelled raw PCM (a WAV saved as audio/L16, say) is sent as what it is.
+	const labelTrusted = declaredAudio && !isRawPcmMimeType(declared);
+	const mimeType = labelTrusted ? declared.split(';')[0].trim() : (sniffed?.mimeType ?? declared);
+	const fileName = binary.fileName ?? `${spec.field}.${sniffed?.format ?? 'audio'}`;
 	return {
 		spec,
 		binary,
-		fileName: binary.fileName ?? `${spec.field}.${sniffed?.format ?? 'audio'}`,
+		fileName: !labelTrusted && sniffed && /\.(pcm|raw|l16)$/i.test(fileName) ? withExtension(fileName, sniffed.format) : fileName,
 		mimeType,
 		size,
 		format: sniffed?.format,
 		buffer,
 	};
 }
+
+/** Binaries n8n keeps in its database: reading one always loads it whole. */
+function isDatabaseBacked(binaryId: string): boolean {
+	return binaryId.startsWith('database:');
+}
+
+/** The leading bytes read to recognise an input: enough for a few MPEG frames. */
+const INPUT_HEAD_BYTES = 4096;
 
 /** Wraps audio the node produced itself (a preview) as an input for an upload. */
 export function audioInputFromBuffer(buffer: Buffer, fileName: string, mimeType: string, spec: AudioInputSpec): AudioInput {
@@ -196,12 +231,16 @@ async function readAll(this: IExecuteFunctions, binaryId: string): Promise<Buffe
 }
 
 async function readHead(this: IExecuteFunctions, binaryId: string): Promise<Buffer> {
-	const stream = await this.helpers.getBinaryStream(binaryId, SNIFF_BYTES);
+	const stream = await this.helpers.getBinaryStream(binaryId, INPUT_HEAD_BYTES);
+	const chunks: Buffer[] = [];
+	let length = 0;
 	try {
 		for await (const chunk of stream) {
-			return (chunk as Buffer).subarray(0, SNIFF_BYTES);
+			chunks.push(chunk as Buffer);
+			length += (chunk as Buffer).length;
+			if (length >= INPUT_HEAD_BYTES) break;
 		}
-		return Buffer.alloc(0);
+		return Buffer.concat(chunks).subarray(0, INPUT_HEAD_BYTES);
 	} finally {
 		stream.destroy();
 	}
@@ -265,10 +304,18 @@ export async function haveSameContent(
 	this: IExecuteFunctions,
 	a: AudioInput,
 	b: AudioInput,
+	itemIndex: number,
 ): Promise<boolean> {
 	if (a.binary.id && a.binary.id === b.binary.id) return true;
 	if (a.size !== b.size) return false;
-	const [hashA, hashB] = await Promise.all([sha256.call(this, a), sha256.call(this, b)]);
+	const hashOf = async (input: AudioInput, itemIndex: number) => {
+		try {
+			return await sha256.call(this, input);
+		} catch (error) {
+			throw binaryReadError(this.getNode(), input.spec.parameterLabel, input.spec.field, error, itemIndex);
+		}
+	};
+	const [hashA, hashB] = await Promise.all([hashOf(a, itemIndex), hashOf(b, itemIndex)]);
 	return hashA === hashB;
 }
 

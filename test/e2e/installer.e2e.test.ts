@@ -36,7 +36,8 @@ import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } fr
 
 const REPO = path.resolve(__dirname, '..', '..');
 const PACKAGE = 'n8n-nodes-faseeh';
-const NODE_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehVoiceClone', 'n8n-nodes-faseeh.faseehVoiceCloneTool'];
+/** What n8n reports as installed: the package's two node types (tool variants are derived, not installed). */
+const NODE_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehVoiceClone'];
 /** What the editor lists: both nodes and their AI Agent tool variants. */
 const EDITOR_TYPES = ['n8n-nodes-faseeh.faseeh', 'n8n-nodes-faseeh.faseehTool', 'n8n-nodes-faseeh.faseehVoiceClone', 'n8n-nodes-faseeh.faseehVoiceCloneTool'];
 const RECORDING = wavRecording(1.5, 200);

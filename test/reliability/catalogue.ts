@@ -229,7 +229,7 @@ export const INPUT_CASES: CatalogueCase[] = [
 		run: (ctx) => clone(ctx, {}, [cloneItemWith('voice_file', Buffer.from('just some notes'), 'notes.txt', 'text/plain')]),
 		expected: {
 			error: NodeOperationError,
-			message: 'The file in "Voice File Field" (binary field "voice_file") is not audio (MIME type text/plain) [item 0]',
+			message: 'The file in "Voice File Field" (binary field "voice_file") is not audio: its content is TEXT [item 0]',
 			requests: 0,
 		},
 	},

@@ -1,6 +1,8 @@
 import type { IBinaryData, IExecuteFunctions, INode } from 'n8n-workflow';
 
 import {
+	confirmMpegFrames,
+	mpegFrameLength,
 	downmixToMono,
 	isRawPcmMimeType,
 	parseWav,
@@ -82,7 +84,14 @@ describe('sniffFormat', () => {
 		['png', Buffer.from('\x89PNG\r\n\x1a\n\x00', 'latin1'), 'png', false],
 		['jpeg', Buffer.from([0xff, 0xd8, 0xff, 0xe0]), 'jpeg', false],
 		['pdf', Buffer.from('%PDF-1.7', 'latin1'), 'pdf', false],
-		['text', Buffer.from('hello world, not audio'), undefined, undefined],
+		['text', Buffer.from('hello world, not audio'), 'text', false],
+		['json error page', Buffer.from('{"statusCode":403,"message":"Forbidden"}'), 'text', false],
+		['arabic text cut mid-character', Buffer.from('مرحبا بكم').subarray(0, 15), 'text', false],
+		['heic photo', Buffer.from('\x00\x00\x00\x18ftypheic', 'latin1'), 'heic', false],
+		['amr voice memo', Buffer.from('#!AMR\n\x3c\x91\x17\x16', 'latin1'), 'amr', true],
+		['aiff', Buffer.from('FORM\x00\x00\x10\x00AIFF', 'latin1'), 'aiff', true],
+		['pcm starting with -1 samples (FF FF: no valid MPEG header)', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, 0x00]), undefined, undefined],
+		['silence', Buffer.alloc(16), undefined, undefined],
 		['raw pcm', Buffer.from([0x10, 0x00, 0x20, 0x00]), undefined, undefined],
 		['empty', Buffer.alloc(0), undefined, undefined],
 	];
@@ -90,6 +99,33 @@ describe('sniffFormat', () => {
 		const result = sniffFormat(bytes);
 		expect(result?.format).toBe(format);
 		expect(result?.audio).toBe(audio);
+	});
+	it('a bare frame sync is weak; signatures are not', () => {
+		expect(sniffFormat(Buffer.from([0xff, 0xfb, 0x90, 0x64]))?.weak).toBe(true);
+		expect(sniffFormat(wrapPcmAsWav(Buffer.alloc(8)))?.weak).toBeUndefined();
+	});
+});
+
+describe('MPEG frames', () => {
+	// MPEG-2 Layer III, 64 kbps, 24 kHz, no padding: 576 / 8 × 64000 / 24000 = 192 bytes.
+	const header = Buffer.from([0xff, 0xf3, 0x84, 0xc4]);
+	const frame = Buffer.concat([header, Buffer.alloc(188, 0x55)]);
+	it('frame lengths from the header (MPEG-2 L3 64 kbps 24 kHz; MPEG-1 L3 128 kbps 44.1 kHz padded)', () => {
+		expect(mpegFrameLength(header)).toBe(192);
+		expect(mpegFrameLength(Buffer.from([0xff, 0xfb, 0x92, 0x64]))).toBe(418);
+		expect(mpegFrameLength(Buffer.from([0xff, 0xff, 0xff, 0xff]))).toBeUndefined();
+	});
+	it('frames that follow one another confirm an MP3; PCM that starts like a sync does not', () => {
+		expect(confirmMpegFrames(Buffer.concat([frame, frame, frame, frame]))).toBe(true);
+		const pcm = Buffer.concat([header, Buffer.alloc(600, 0x11)]);
+		expect(confirmMpegFrames(pcm)).toBe(false);
+	});
+	it('readAudioAnswer: octet-stream PCM that starts FF F3 84 C4 stays PCM; real frames labelled octet-stream are MP3', () => {
+		const pcm = Buffer.concat([header, Buffer.alloc(4000, 0x11)]);
+		expect(readAudioAnswer(pcm, 'application/octet-stream').kind).toBe('pcm');
+		const mp3 = Buffer.concat(Array.from({ length: 10 }, () => frame));
+		expect(readAudioAnswer(mp3, 'application/octet-stream')).toMatchObject({ kind: 'encoded', mimeType: 'audio/mpeg', extension: 'mp3' });
+		expect(() => readAudioAnswer(Buffer.from('{"message":"quota exceeded"}'), 'audio/wav')).toThrow('the answer is text/plain, not audio');
 	});
 });
 

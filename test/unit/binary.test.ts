@@ -53,9 +53,21 @@ describe('reading binaries', () => {
 		expect(input.size).toBe(wav.length);
 		const form = new FormData();
 		await appendAudioPart.call(context, form, 'voice_file', input, 0);
-		expect(calls).toEqual(['getBinaryMetadata', 'getBinaryStream(16)', 'getBinaryStream()']);
+		expect(calls).toEqual(['getBinaryMetadata', 'getBinaryStream(4096)', 'getBinaryStream()']);
 		// The known length lets form-data (and so axios) announce a Content-Length.
 		expect(form.getLengthSync()).toBeGreaterThan(wav.length);
+	});
+
+	it('database mode: one whole read per item (n8n has no streaming read there), reused for the check and the upload', async () => {
+		const binary: IBinaryData = { id: 'database:8c1f', data: 'database', mimeType: 'audio/wav', fileName: 'v.wav' };
+		const { context, calls } = contextWith(binary, wav);
+		const input = await readAudioInput.call(context, 0, spec);
+		expect(input).toMatchObject({ size: wav.length, mimeType: 'audio/wav', format: 'wav' });
+		expect(input.buffer?.equals(wav)).toBe(true);
+		const form = new FormData();
+		await appendAudioPart.call(context, form, 'voice_file', input, 0);
+		await appendAudioPart.call(context, new FormData(), 'voice_file', input, 0); // a retry's body
+		expect(calls).toEqual(['getBinaryStream()']);
 	});
 
 	it('sends an in-memory binary from its buffer, decoded from the item itself', async () => {

@@ -55,7 +55,7 @@ describe('a half-built upload', () => {
 		expect((error as Error).message).toBe(
 			'Parameter "Reference Audio Field": could not read the binary field "reference_audio_file" from n8n\'s binary data store [item 3]',
 		);
-		expect((error as NodeOperationError).description).toMatch(/ENOENT.*Nothing was sent to Faseeh\.$/);
+		expect((error as NodeOperationError).description).toMatch(/^The stored file is gone: .*Nothing was sent to Faseeh\.$/);
 		expect(opened).toHaveLength(1);
 		expect(opened[0].destroyed).toBe(true);
 		expect(sent).toBe(0);

@@ -1,11 +1,14 @@
-import type { INodeParameters } from 'n8n-workflow';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import type { IExecuteFunctions, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { Faseeh } from '../../nodes/Faseeh/Faseeh.node';
 import { FaseehVoiceClone } from '../../nodes/FaseehVoiceClone/FaseehVoiceClone.node';
 import { getVoices, KNOWN_VOICES } from '../../nodes/shared/methods/loadOptions';
 import { INTERACTIVE_TIMEOUT_SECONDS } from '../../nodes/shared/transport';
-import { cleanupHarness, runLoadOptions } from '../harness/n8nHarness';
+import { binaryDataService, cleanupHarness, runLoadOptions } from '../harness/n8nHarness';
 import type { FixtureItem } from '../harness/n8nHarness';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
 import { FaseehApi } from '../../credentials/FaseehApi.credentials';
@@ -181,6 +184,63 @@ it('labels an octet-stream WAV with its audio type', async () => {
 	expect(part(requestsTo(sandbox, 'POST', '/voices/clone')[0], 'voice_file').contentType).toBe('audio/wav');
 });
 
+describe('input content decides, not only the label (issue 17.13)', () => {
+	it.each(['filesystem', 'default'] as const)('a WAV labelled raw PCM (audio/L16) is sent as the WAV it is, byte for byte (%s)', async (binaryMode) => {
+		const item = cloneItem();
+		item.binary!.voice_file = { data: PREVIEW, fileName: 'preview.pcm', mimeType: 'audio/L16;rate=24000' };
+		const result = await clone({}, [item], { binaryMode });
+		expect(result.error).toBeUndefined();
+		const voice = part(requestsTo(sandbox, 'POST', '/voices/clone')[0], 'voice_file');
+		expect(voice).toMatchObject({ sha256: sha256(PREVIEW), size: PREVIEW.length, contentType: 'audio/wav', filename: 'preview.wav' });
+	});
+
+	it('headerless PCM starting with the sample -1 (FF FF, an MPEG frame sync) is wrapped as WAV, not taken for MP3', async () => {
+		const pcm = Buffer.alloc(48000);
+		for (let i = 0; i < pcm.length / 2; i++) pcm.writeInt16LE(i < 8 ? -1 : Math.round(8000 * Math.sin(i / 5)), 2 * i);
+		const item = cloneItem();
+		item.binary!.voice_file = { data: pcm, fileName: 'voice.raw', mimeType: 'audio/pcm' };
+		const result = await clone({}, [item]);
+		expect(result.error).toBeUndefined();
+		const voice = part(requestsTo(sandbox, 'POST', '/voices/clone')[0], 'voice_file');
+		expect(voice).toMatchObject({ contentType: 'audio/wav', size: pcm.length + 44, filename: 'voice.wav' });
+	});
+
+	it('a real MP3 without ID3 sent as octet-stream is recognised by its frames', async () => {
+		// MPEG-2 Layer III, 64 kbps, 24 kHz: 192-byte frames, each starting FF F3 84 C4.
+		const frame = Buffer.alloc(192, 0x55);
+		Buffer.from([0xff, 0xf3, 0x84, 0xc4]).copy(frame);
+		const mp3 = Buffer.concat(Array.from({ length: 40 }, () => frame));
+		const item = cloneItem();
+		item.binary!.voice_file = { data: mp3, fileName: 'voice.bin', mimeType: 'application/octet-stream' };
+		const result = await clone({}, [item]);
+		expect(result.error).toBeUndefined();
+		expect(part(requestsTo(sandbox, 'POST', '/voices/clone')[0], 'voice_file').contentType).toBe('audio/mpeg');
+	});
+
+	it('a file gone from the binary store: the parameter is named, the server path is not', async () => {
+		const stored: string[] = [];
+		const node = new FaseehVoiceClone();
+		const original = node.execute as unknown as (this: IExecuteFunctions) => Promise<INodeExecutionData[][]>;
+		// The stored file is deleted as the node starts (n8n pruned it, or another disk).
+		(node as { execute: unknown }).execute = async function (this: IExecuteFunctions) {
+			const binaryId = this.getInputData()[0].binary?.voice_file?.id as string;
+			const file = binaryDataService().getPath(binaryId);
+			stored.push(file);
+			fs.rmSync(file);
+			return await original.call(this);
+		};
+		const result = await runAgainst(sandbox, node, baseParameters, [cloneItem()], { binaryMode: 'filesystem' });
+		const error = result.error as NodeOperationError;
+		expect(error).toBeInstanceOf(NodeOperationError);
+		expect(stored).toHaveLength(1);
+		expect(error.message).toBe('Parameter "Voice File Field": could not read the binary field "voice_file" from n8n\'s binary data store [item 0]');
+		expect(error.description).toMatch(/^The stored file is gone: n8n may have pruned/);
+		expect(serialised(error)).not.toContain(path.dirname(stored[0]));
+		expect(serialised(error)).not.toMatch(/ENOENT|\/tmp\//);
+		expect(sandbox.requests).toHaveLength(0);
+	});
+});
+
 describe('checks before any request is sent', () => {
 	const png = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.alloc(64, 7)]);
 	const cases: Array<[string, INodeParameters, () => FixtureItem, RegExp]> = [
@@ -224,7 +284,48 @@ describe('checks before any request is sent', () => {
 				item.binary!.voice_file = { data: Buffer.from('just some notes'), fileName: 'notes.txt', mimeType: 'text/plain' };
 				return item;
 			},
-			/^The file in "Voice File Field" \(binary field "voice_file"\) is not audio \(MIME type text\/plain\) \[item 0\]$/,
+			/^The file in "Voice File Field" \(binary field "voice_file"\) is not audio: its content is TEXT \[item 0\]$/,
+		],
+		[
+			'unrecognised bytes that are not labelled audio',
+			{},
+			() => {
+				const item = cloneItem();
+				item.binary!.voice_file = { data: Buffer.from([0x00, 0x01, 0x02, 0x03, 0x80, 0x81, 0x00, 0x00, 0xfe, 0x00]), fileName: 'blob', mimeType: 'application/octet-stream' };
+				return item;
+			},
+			/^The file in "Voice File Field" \(binary field "voice_file"\) is not audio \(MIME type application\/octet-stream\) \[item 0\]$/,
+		],
+		[
+			'a JSON error page saved as audio/mpeg',
+			{},
+			() => {
+				const item = cloneItem();
+				item.binary!.voice_file = { data: Buffer.from('{"statusCode":403,"message":"Forbidden"}'), fileName: 'voice.mp3', mimeType: 'audio/mpeg' };
+				return item;
+			},
+			/^The file in "Voice File Field" \(binary field "voice_file"\) is not audio: its content is TEXT \[item 0\]$/,
+		],
+		[
+			'an Arabic transcript saved as audio/wav',
+			{},
+			() => {
+				const item = cloneItem();
+				item.binary!.voice_file = { data: Buffer.from('مرحبا، هذا نص وليس صوتا'), fileName: 'voice.wav', mimeType: 'audio/wav' };
+				return item;
+			},
+			/^The file in "Voice File Field" \(binary field "voice_file"\) is not audio: its content is TEXT \[item 0\]$/,
+		],
+		[
+			'a HEIC photo labelled audio/mp4',
+			{},
+			() => {
+				const item = cloneItem();
+				const heic = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic', 'latin1'), Buffer.alloc(64, 1)]);
+				item.binary!.voice_file = { data: heic, fileName: 'voice.m4a', mimeType: 'audio/mp4' };
+				return item;
+			},
+			/^The file in "Voice File Field" \(binary field "voice_file"\) is not audio: its content is HEIC \[item 0\]$/,
 		],
 		[
 			'the same file in both fields',

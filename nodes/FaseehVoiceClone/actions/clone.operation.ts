@@ -72,7 +72,7 @@ export async function readCloneAudio(
 		maxBytes,
 	});
 	const reference = await readReferenceAudio.call(this, itemIndex, maxBytes);
-	if (await haveSameContent.call(this, voice, reference)) {
+	if (await haveSameContent.call(this, voice, reference, itemIndex)) {
 		throw new ParameterValidator(this.getNode(), itemIndex).fail(
 			'Voice File Field',
 			`and "Reference Audio Field" hold the same file ("${voice.spec.field}" and "${reference.spec.field}")`,

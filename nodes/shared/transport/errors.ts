@@ -352,10 +352,32 @@ export function sttHostMissingError(node: INode, error: NodeApiError, baseURL: s
 
 /** A binary could not be read from n8n's store (not Faseeh's fault, not the Base URL's). */
 export function binaryReadError(node: INode, parameterLabel: string, field: string, cause: unknown, itemIndex: number): NodeOperationError {
-	const reason = cause instanceof Error ? cause.message : String(cause);
 	return new NodeOperationError(
 		node,
 		`Parameter "${parameterLabel}": could not read the binary field "${field}" from n8n's binary data store [item ${itemIndex}]`,
-		{ itemIndex, description: `Reading the file failed: ${reason}. Nothing was sent to Faseeh.` },
+		{ itemIndex, description: `${describeStoreFailure(cause)} Nothing was sent to Faseeh.` },
 	);
+}
+
+/**
+ * Why n8n's binary store could not be read, in words for the workflow's author. The store's own
+ * messages name server paths (`ENOENT: … open '/home/node/.n8n/storage/…'`): those are never
+ * shown; the cause is named from the error's code.
+ */
+export function describeStoreFailure(cause: unknown): string {
+	const code = typeof cause === 'object' && cause !== null ? String((cause as { code?: unknown }).code ?? '') : '';
+	const name = cause instanceof Error ? cause.name : '';
+	const message = cause instanceof Error ? cause.message : String(cause);
+	if (code === 'ENOENT' || /FileNotFound|not found/i.test(name) || /ENOENT|not found|EntityNotFound|Could not find/i.test(message)) {
+		return 'The stored file is gone: n8n may have pruned this execution\'s binary data, or this process does not share the folder (filesystem mode) or database where it was stored.';
+	}
+	if (code === 'EACCES' || code === 'EPERM') return 'n8n may not read its binary data folder (file permissions).';
+	if (code === 'EMFILE' || code === 'ENFILE') return 'The system has too many open files; lower the Concurrency option or raise the limit.';
+	if (code === 'EISDIR' || code === 'ENOTDIR') return 'The binary data folder is not laid out as n8n expects.';
+	return `Reading the file failed: ${redactPaths(message)}${code ? ` (${code})` : ''}.`;
+}
+
+/** Replaces file-system paths in a message with `<path>`. */
+export function redactPaths(message: string): string {
+	return message.replace(/(?<![\w:/\\])(?:[A-Za-z]:)?(?:[\\/][^\s'"`\\/,;:)]+){2,}[\\/]?/g, '<path>');
 }
