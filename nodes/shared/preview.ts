@@ -1,7 +1,6 @@
 import type { IExecuteFunctions } from 'n8n-workflow';
 
-import { answerAsFile } from './audio';
-import type { AudioFile } from './audio';
+import type { AudioAnswer } from './audio';
 import type { AudioInput } from './binary';
 import { appendAudioPart, multipartBody } from './binary';
 import { API_PATHS, faseehAudio, plainDecimal } from './transport';
@@ -19,14 +18,14 @@ export interface PreviewRequest {
 
 /**
  * Sends POST /voices/preview (multipart: text, similarity, model_id, optional speed, file) and
- * returns the answer as a file: Faseeh answers headerless PCM16 LE, 24 kHz, mono, wrapped as WAV;
- * a real container (a WAV, an MP3...) is kept with its own type.
+ * returns the answer as read by its bytes: Faseeh answers headerless PCM16 LE, 24 kHz, mono (or a
+ * WAV); a real container (an MP3...) is kept with its own type. `answerAsFile` makes it a file.
  */
 export async function requestVoicePreview(
 	this: IExecuteFunctions,
 	itemIndex: number,
 	request: PreviewRequest,
-): Promise<AudioFile> {
+): Promise<AudioAnswer> {
 	const buildForm = async () =>
 		await multipartBody(async (form) => {
 			form.append('text', request.text);
@@ -44,5 +43,5 @@ export async function requestVoicePreview(
 		timeoutSeconds: request.timeoutSeconds,
 		itemIndex,
 	});
-	return answerAsFile(answer);
+	return answer;
 }

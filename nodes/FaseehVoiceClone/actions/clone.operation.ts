@@ -10,6 +10,7 @@ import {
 } from '../../shared/binary';
 import type { AudioInput } from '../../shared/binary';
 import { maxFileBytes, timeoutSeconds } from '../../shared/options';
+import { answerAsFile } from '../../shared/audio';
 import { requestVoicePreview } from '../../shared/preview';
 import { API_PATHS, faseehJson, plainDecimal } from '../../shared/transport';
 import { unexpectedAnswerError, VOICE_MAY_EXIST } from '../../shared/transport/errors';
@@ -176,13 +177,15 @@ export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Pr
 	check.previewText('Text', fields.text);
 	const similarity = check.numberInRange('Similarity', this.getNodeParameter('similarity', itemIndex), 0, 1);
 	const reference = await readReferenceAudio.call(this, itemIndex);
-	const preview = await requestVoicePreview.call(this, itemIndex, {
-		text: fields.text,
-		similarity,
-		model: fields.model,
-		recording: reference,
-		timeoutSeconds: timeout,
-	});
+	const preview = answerAsFile(
+		await requestVoicePreview.call(this, itemIndex, {
+			text: fields.text,
+			similarity,
+			model: fields.model,
+			recording: reference,
+			timeoutSeconds: timeout,
+		}),
+	);
 	const previewName = `${reference.fileName.replace(/\.[^.]*$/, '') || 'recording'}-preview.${preview.extension}`;
 	const voice = audioInputFromBuffer(preview.data, previewName, preview.mimeType, {
 		parameterLabel: 'Voice File Field',

@@ -204,7 +204,8 @@ function render(tokens: Token[]): string {
 /**
  * Faseeh refuses pieces under 3 words or 10 characters (a last sentence "شكرا.", a run of tags).
  * Such a piece joins the piece before it, or after it, when the two fit together; otherwise it
- * takes words from the end of the piece before it (cutting at spaces only).
+ * takes words from the end of the piece before it, or from the start of the piece after it
+ * (cutting at spaces only).
  */
 function fixShortPieces(pieces: Token[][], maxChars: number): Token[][] {
 	const result = pieces.slice();
@@ -222,26 +223,44 @@ function fixShortPieces(pieces: Token[][], maxChars: number): Token[][] {
 			result.splice(i, 2, result[i].concat(result[i + 1]));
 			continue;
 		}
-		if (i > 0) borrowWords(result, i, maxChars);
+		if (!(i > 0 && borrowWords(result, i, maxChars)) && i + 1 < result.length) borrowFromNext(result, i, maxChars);
 		i++;
 	}
 	return result;
 }
 
 /** Moves the cut between pieces i-1 and i back, one space at a time, until piece i is long enough. */
-function borrowWords(pieces: Token[][], i: number, maxChars: number): void {
+function borrowWords(pieces: Token[][], i: number, maxChars: number): boolean {
 	const previous = pieces[i - 1];
 	for (let cut = previous.length - 1; cut > 0; cut--) {
 		if (cutLevel(previous, cut) === undefined) continue;
 		const moved = previous.slice(cut).concat(pieces[i]);
-		if (!fits(moved, maxChars)) return;
+		if (!fits(moved, maxChars)) return false;
 		const kept = previous.slice(0, cut);
 		if (meetsMinimum(render(moved)) && meetsMinimum(render(kept))) {
 			pieces[i - 1] = kept;
 			pieces[i] = moved;
-			return;
+			return true;
 		}
 	}
+	return false;
+}
+
+/** The same forwards: piece i takes words from the start of piece i+1 (a short first piece). */
+function borrowFromNext(pieces: Token[][], i: number, maxChars: number): boolean {
+	const next = pieces[i + 1];
+	for (let cut = 1; cut < next.length; cut++) {
+		if (cutLevel(next, cut) === undefined) continue;
+		const grown = pieces[i].concat(next.slice(0, cut));
+		if (!fits(grown, maxChars)) return false;
+		const rest = next.slice(cut);
+		if (meetsMinimum(render(grown)) && meetsMinimum(render(rest))) {
+			pieces[i] = grown;
+			pieces[i + 1] = rest;
+			return true;
+		}
+	}
+	return false;
 }
 
 function quote(text: string): string {

@@ -10,9 +10,8 @@ import {
 	stabilityProperty,
 	timeoutOption,
 } from '../../../shared/descriptions';
-import { BIT_RATES, validateBitRate } from '../../../shared/encode';
-import type { OutputFormat } from '../../../shared/encode';
 import { timeoutSeconds } from '../../../shared/options';
+import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
 import { SpeechOutput } from '../../../shared/speech/output';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
@@ -24,8 +23,6 @@ import { accountPieceWindow } from '../../../shared/transport';
 export const DEFAULT_MAX_CHARACTERS = 1000;
 export const DEFAULT_PAUSE_MS = 250;
 
-const OUTPUT_FORMAT_VALUES: OutputFormat[] = ['wav', 'mp3', 'oggOpus', 'pcm'];
-const MP3_BIT_RATE_OPTIONS = BIT_RATES.mp3.allowed.map((kbps) => ({ name: `${kbps} kbps`, value: kbps }));
 
 const properties: INodeProperties[] = [
 	{
@@ -65,41 +62,7 @@ const properties: INodeProperties[] = [
 	},
 	modelProperty('model'),
 	stabilityProperty(),
-	{
-		displayName: 'Output Format',
-		name: 'outputFormat',
-		type: 'options',
-		options: [
-			{ name: 'WAV', value: 'wav', description: 'Uncompressed, as Faseeh speaks it (largest file)' },
-			{ name: 'MP3', value: 'mp3', description: 'Mono MP3, for podcasts, websites and e-mail' },
-			{
-				name: 'OGG/Opus',
-				value: 'oggOpus',
-				description: 'Mono Opus in Ogg: a voice note for WhatsApp and Telegram (sendVoice), smallest file',
-			},
-			{ name: 'Raw PCM', value: 'pcm', description: 'Headerless 16-bit little-endian mono samples' },
-		],
-		default: 'wav',
-		description: 'The audio file to produce. Encoded inside n8n (no ffmpeg needed).',
-	},
-	{
-		displayName: 'Bit Rate (Kbps)',
-		name: 'mp3BitRate',
-		type: 'options',
-		options: MP3_BIT_RATE_OPTIONS,
-		default: 64,
-		description: 'MP3 bit rate. 64 kbps mono is clear speech; 32 is smaller, 128 is the most faithful.',
-		displayOptions: { show: { outputFormat: ['mp3'] } },
-	},
-	{
-		displayName: 'Bit Rate (Kbps)',
-		name: 'opusBitRate',
-		type: 'number',
-		typeOptions: { minValue: BIT_RATES.oggOpus.min, maxValue: BIT_RATES.oggOpus.max },
-		default: 32,
-		description: `Opus bit rate, ${BIT_RATES.oggOpus.min}–${BIT_RATES.oggOpus.max} kbps. 24–32 kbps is what voice notes use.`,
-		displayOptions: { show: { outputFormat: ['oggOpus'] } },
-	},
+	...outputFormatProperties('The audio file to produce. Encoded inside n8n (no ffmpeg needed).'),
 	{
 		displayName: 'Put Output File in Field',
 		name: 'binaryPropertyName',
@@ -206,17 +169,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const pauseMs = wholeNumber(check, 'Pause Between Pieces (Ms)', options.pauseMs ?? DEFAULT_PAUSE_MS, 0, 5000);
 	const pieces = splitForSpeech(text, maxCharacters);
 
-	const format = this.getNodeParameter('outputFormat', itemIndex, 'wav') as OutputFormat;
-	if (!OUTPUT_FORMAT_VALUES.includes(format)) {
-		throw check.fail('Output Format', `must be one of ${OUTPUT_FORMAT_VALUES.join(', ')}, got ${JSON.stringify(format)}`);
-	}
-	let bitRateKbps: number | undefined;
-	if (format === 'mp3' || format === 'oggOpus') {
-		const label = 'Bit Rate (Kbps)';
-		bitRateKbps = Number(this.getNodeParameter(format === 'mp3' ? 'mp3BitRate' : 'opusBitRate', itemIndex, BIT_RATES[format].default));
-		const problem = validateBitRate(format, bitRateKbps);
-		if (problem) throw check.fail(label, problem);
-	}
+	const { format, bitRateKbps } = readOutputFormat.call(this, check, itemIndex);
 	const fileName =
 		typeof options.fileName === 'string' && options.fileName.trim() !== ''
 			? options.fileName.trim()

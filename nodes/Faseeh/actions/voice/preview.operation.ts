@@ -14,6 +14,8 @@ import {
 } from '../../../shared/descriptions';
 import { maxFileBytes, timeoutSeconds } from '../../../shared/options';
 import { requestVoicePreview } from '../../../shared/preview';
+import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
+import { SpeechOutput } from '../../../shared/speech/output';
 import { ParameterValidator } from '../../../shared/validate';
 
 /** Output binary names match the Faseeh Voice Clone node's defaults, so it works with no mapping. */
@@ -42,6 +44,9 @@ const properties: INodeProperties[] = [
 	},
 	similarityProperty(),
 	modelProperty('model'),
+	...outputFormatProperties(
+		'The preview file to produce. Keep WAV to feed it to Faseeh Voice Clone (the audio as Faseeh spoke it); MP3 or OGG/Opus to send it to a person to listen to (a Telegram or WhatsApp voice note).',
+	),
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -68,13 +73,14 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const model = check.requiredText('Model Name or ID', this.getNodeParameter('model', itemIndex)).trim();
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const speed = options.speed === undefined ? undefined : check.numberInRange('Speed', options.speed, 0.7, 1.2);
+	const { format, bitRateKbps } = readOutputFormat.call(this, check, itemIndex);
 	const recording = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Input Data Field Name',
 		...binaryFieldParameter.call(this, 'binaryPropertyName', 'Input Data Field Name', itemIndex),
 		maxBytes: maxFileBytes.call(this, itemIndex),
 	});
 
-	const preview = await requestVoicePreview.call(this, itemIndex, {
+	const answer = await requestVoicePreview.call(this, itemIndex, {
 		text,
 		similarity,
 		model,
@@ -84,17 +90,32 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		retryServerErrors: options.retryOnServerError === true,
 	});
 	const baseName = recording.fileName.replace(/\.[^.]*$/, '') || 'recording';
-	const json: IDataObject = { text, model, similarity, durationSeconds: preview.durationSeconds };
+	const output = new SpeechOutput(this, { format, bitRateKbps, fileName: `${baseName}-preview`, itemIndex });
+	let written;
+	try {
+		await output.writeAnswer(answer);
+		written = await output.finish();
+	} finally {
+		if (!written) output.abort();
+	}
+	const json: IDataObject = {
+		text,
+		model,
+		similarity,
+		format,
+		durationSeconds: written.durationSeconds,
+		fileName: written.fileName,
+		mimeType: written.mimeType,
+		fileSize: written.fileSize,
+	};
+	if (written.sampleRate !== undefined) json.sampleRate = written.sampleRate;
+	if (bitRateKbps !== undefined) json.bitRateKbps = bitRateKbps;
 	if (speed !== undefined) json.speed = speed;
 	return [
 		{
 			json,
 			binary: {
-				[PREVIEW_BINARY]: await this.helpers.prepareBinaryData(
-					preview.data,
-					`${baseName}-preview.${preview.extension}`,
-					preview.mimeType,
-				),
+				[PREVIEW_BINARY]: written.binary,
 				[REFERENCE_BINARY]: recording.binary,
 			},
 		},
