@@ -7,6 +7,7 @@ import { FaseehVoiceClone } from '../../nodes/FaseehVoiceClone/FaseehVoiceClone.
 import { cleanupHarness, runLoadOptions } from '../harness/n8nHarness';
 import type { FixtureItem, NodeRunResult } from '../harness/n8nHarness';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
+import { bestCorrelation, decodeWithLibrary } from '../helpers/audio';
 import { TEST_API_KEY, part, partNames, requestsTo, runAgainst, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
 
 const RECORDING = wavRecording(0.8, 196);
@@ -70,6 +71,34 @@ describe('Voice → Preview', () => {
 		expect(wavInfo(wav)).toEqual({ riff: 'RIFF', wave: 'WAVE', riffSize: wav.length - 8, channels: 1, sampleRate: 24000, bitsPerSample: 16, dataSize: wav.length - 44 });
 		expect(item.json.durationSeconds).toBeCloseTo((wav.length - 44) / 48000, 3);
 		expect(sha256(await result.binaryBuffer(item, 'reference_audio_file'))).toBe(sha256(RECORDING));
+	});
+
+	it('Output Format OGG/Opus: a voice note of the same speech, the original passed through', async () => {
+		const wavRun = await faseeh(preview, [recordingItem()]);
+		const wav = await wavRun.binaryBuffer(wavRun.items[0], 'voice_file');
+		const pcm = new Float32Array((wav.length - 44) / 2);
+		for (let i = 0; i < pcm.length; i++) pcm[i] = wav.readInt16LE(44 + 2 * i) / 32768;
+
+		const result = await faseeh({ ...preview, outputFormat: 'oggOpus', opusBitRate: 24 }, [recordingItem()]);
+		expect(result.error).toBeUndefined();
+		const [item] = result.items;
+		expect(item.binary?.voice_file).toMatchObject({ mimeType: 'audio/ogg', fileName: 'sara-preview.ogg' });
+		const ogg = await result.binaryBuffer(item, 'voice_file');
+		expect(item.json).toMatchObject({ format: 'oggOpus', mimeType: 'audio/ogg', fileName: 'sara-preview.ogg', fileSize: ogg.length, bitRateKbps: 24, sampleRate: 24000 });
+		const decoded = decodeWithLibrary('ogg', ogg);
+		expect(decoded.errors).toEqual([]);
+		expect(Math.abs(decoded.samplesDecoded / decoded.sampleRate - pcm.length / 24000) / (pcm.length / 24000)).toBeLessThan(0.01);
+		expect(Math.abs((item.json.durationSeconds as number) - pcm.length / 24000)).toBeLessThan(0.001);
+		const resampled = decoded.sampleRate === 24000 ? decoded.samples : decoded.samples.filter((_, i) => i % (decoded.sampleRate / 24000) === 0);
+		expect(bestCorrelation(pcm, resampled, 3000).r).toBeGreaterThan(0.9);
+		expect(sha256(await result.binaryBuffer(item, 'reference_audio_file'))).toBe(sha256(RECORDING));
+	});
+
+	it('Output Format MP3 with a bit rate not offered is refused before any request', async () => {
+		const result = await faseeh({ ...preview, outputFormat: 'mp3', mp3BitRate: 50 }, [recordingItem()]);
+		expect(result.error).toBeInstanceOf(NodeOperationError);
+		expect(result.error?.message).toMatch(/^Parameter "Bit Rate \(Kbps\)" .*\[item 0\]$/);
+		expect(sandbox.requests).toHaveLength(0);
 	});
 
 	it('checks the text before sending: 3 words and 10 characters', async () => {
