@@ -223,11 +223,12 @@ function inlineBytes(binary: IBinaryData): Buffer {
 	return Buffer.from(binary.data ?? '', 'base64');
 }
 
-/** The whole content of an id-backed binary (raw PCM, which must be wrapped before upload). */
+/** The whole content of an id-backed binary (raw PCM, which must be wrapped; any file in database mode). */
 async function readAll(this: IExecuteFunctions, binaryId: string): Promise<Buffer> {
 	const chunks: Buffer[] = [];
 	for await (const chunk of await this.helpers.getBinaryStream(binaryId)) chunks.push(chunk as Buffer);
-	return Buffer.concat(chunks);
+	// n8n's database store hands the whole row over as one chunk: kept as it is, not copied.
+	return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
 async function readHead(this: IExecuteFunctions, binaryId: string): Promise<Buffer> {

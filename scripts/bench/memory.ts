@@ -1,7 +1,9 @@
 /**
  * Memory in a real n8n 2.41.1 (Node 24, `n8n execute`, filesystem binary mode): peak RSS of the
  * n8n process uploading a 200 MiB voice file minus the same with a 1 MiB file, for the Faseeh
- * Voice Clone node and for n8n's HTTP Request node doing the identical multipart POST.
+ * Voice Clone node and for n8n's HTTP Request node doing the identical multipart POST. Then the
+ * Faseeh node and the read-only workflow again in `database` binary mode (SQLite), where n8n's
+ * store reads a file whole: what one item's upload costs there.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -46,8 +48,17 @@ const WORKFLOW_TAG: Record<Uploader, string> = { faseeh: 'faseeh', httpRequest: 
 const DIAGNOSTIC_NODE_FLAGS = (process.env.BENCH_N8N_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const DIAGNOSTIC_LOG_DIR = process.env.BENCH_N8N_LOG_DIR;
 
+/**
+ * n8n's binary data mode for a run. `database` (issue 17.10): n8n's database store has no
+ * streaming read, so the node reads each input once per item; measured for the Faseeh node and
+ * the read-only workflow.
+ */
+export type BinaryMode = 'filesystem' | 'database';
+const DATABASE_UPLOADERS: Uploader[] = ['faseeh', 'none'];
+
 interface Config {
 	uploader: Uploader;
+	binaryMode: BinaryMode;
 	sizeBytes: number;
 	workflowId: string;
 	voiceFile: string;
@@ -56,6 +67,7 @@ interface Config {
 
 export interface MemoryRun {
 	uploader: Uploader;
+	binaryMode: BinaryMode;
 	sizeBytes: number;
 	/** VmHWM of the main n8n process (KiB from /proc, here in MiB). */
 	peakMiB: number;
@@ -82,6 +94,12 @@ export interface MemoryResult {
 	own: Record<Uploader, { small: number; big: number; delta: number }>;
 	/** own delta of faseeh / of httpRequest. */
 	ownShare: number;
+	/** Database binary mode: peaks, own peaks and upload-window growth of the Faseeh node and the read-only workflow. */
+	database: {
+		peaks: Record<'faseeh' | 'none', { small: number; big: number; delta: number }>;
+		own: { small: number; big: number; delta: number };
+		uploadGrowth: { small: number; big: number };
+	};
 	figures: Figure[];
 }
 
@@ -188,13 +206,14 @@ function workflow(config: Config, referenceFile: string, baseUrl: string, apiKey
 					sendBody: true,
 					contentType: 'multipart-form-data',
 					bodyParameters: {
+						// Text fields first: the sandbox, like streaming multipart parsers, wants them before the files.
 						parameters: [
-							{ parameterType: 'formBinaryData', name: 'voice_file', inputDataFieldName: 'voice_file' },
-							{ parameterType: 'formBinaryData', name: 'reference_audio_file', inputDataFieldName: 'reference_audio_file' },
 							{ parameterType: 'formData', name: 'text', value: CLONE_TEXT },
 							{ parameterType: 'formData', name: 'stability', value: '0.5' },
 							{ parameterType: 'formData', name: 'name', value: 'Bench Voice' },
 							{ parameterType: 'formData', name: 'model', value: 'faseeh-v1-preview' },
+							{ parameterType: 'formBinaryData', name: 'voice_file', inputDataFieldName: 'voice_file' },
+							{ parameterType: 'formBinaryData', name: 'reference_audio_file', inputDataFieldName: 'reference_audio_file' },
 						],
 					},
 					// Defaults otherwise (as a user would leave them).
@@ -277,8 +296,12 @@ interface ExecuteOutcome {
 	childPeakKiB: number;
 }
 
-async function executeSampled(rt: Runtime, userFolder: string, workflowId: string): Promise<ExecuteOutcome> {
-	const env = await n8nEnv(userFolder, { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem' }, rt);
+async function executeSampled(rt: Runtime, userFolder: string, workflowId: string, binaryMode: BinaryMode): Promise<ExecuteOutcome> {
+	const env = await n8nEnv(
+		userFolder,
+		{ N8N_DEFAULT_BINARY_DATA_MODE: binaryMode, N8N_AVAILABLE_BINARY_DATA_MODES: 'filesystem,database' },
+		rt,
+	);
 	const started = Date.now();
 	const child = spawn(rt.nodeBin, [...DIAGNOSTIC_NODE_FLAGS, rt.n8nBin, 'execute', `--id=${workflowId}`, '--rawOutput'], {
 		env,
@@ -346,7 +369,7 @@ async function executeSampled(rt: Runtime, userFolder: string, workflowId: strin
 function checkUpload(config: Config, outcome: ExecuteOutcome, requests: RequestSummary[]): RequestSummary | undefined {
 	const run = findExecutionJson(outcome.stdout) ?? findExecutionJson(outcome.stderr);
 	const data = run?.data as { resultData?: { runData?: Record<string, unknown[]>; error?: { message?: string } } } | undefined;
-	const where = `${config.uploader} ${config.sizeBytes / MiB} MiB`;
+	const where = `${config.uploader} ${config.sizeBytes / MiB} MiB (${config.binaryMode})`;
 	const tailText = `${outcome.stdout}\n${outcome.stderr}`.split('\n').slice(-30).join('\n');
 	if (outcome.exitCode !== 0 || data?.resultData?.error) {
 		throw new Error(`${where}: n8n execute failed (exit ${outcome.exitCode}): ${data?.resultData?.error?.message ?? ''}\n${tailText}`);
@@ -427,12 +450,18 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 		const apiKey = `fsk-bench-${sha256(Buffer.from(`${process.pid}-${Date.now()}`)).slice(0, 24)}`;
 		sandbox = await startRemoteSandbox({ apiKey, latencyMs: 0 });
 		const configs: Config[] = [];
-		for (const uploader of UPLOADERS) {
-			for (const [sizeBytes, voiceFile, voiceSha256] of [
-				[SMALL_BYTES, smallFile, smallSha],
-				[BIG_BYTES, bigFile, bigSha],
-			] as const) {
-				configs.push({ uploader, sizeBytes, voiceFile, voiceSha256, workflowId: `bench-${WORKFLOW_TAG[uploader]}-${sizeBytes / MiB}` });
+		for (const [binaryMode, uploaders] of [
+			['filesystem', UPLOADERS],
+			['database', DATABASE_UPLOADERS],
+		] as const) {
+			for (const uploader of uploaders) {
+				for (const [sizeBytes, voiceFile, voiceSha256] of [
+					[SMALL_BYTES, smallFile, smallSha],
+					[BIG_BYTES, bigFile, bigSha],
+				] as const) {
+					const tag = `${WORKFLOW_TAG[uploader]}${binaryMode === 'database' ? '-db' : ''}`;
+					configs.push({ uploader, binaryMode, sizeBytes, voiceFile, voiceSha256, workflowId: `bench-${tag}-${sizeBytes / MiB}` });
+				}
 			}
 		}
 		await importCredentials(rt, userFolder, [
@@ -445,7 +474,7 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 			const order = rep % 2 === 0 ? configs : [...configs].reverse();
 			for (const config of order) {
 				await sandbox.reset();
-				const outcome = await executeSampled(rt, userFolder, config.workflowId);
+				const outcome = await executeSampled(rt, userFolder, config.workflowId, config.binaryMode);
 				if (DIAGNOSTIC_LOG_DIR) {
 					fs.mkdirSync(DIAGNOSTIC_LOG_DIR, { recursive: true });
 					fs.writeFileSync(path.join(DIAGNOSTIC_LOG_DIR, `${config.workflowId}-rep${rep + 1}.log`), `${outcome.stdout}\n--- stderr ---\n${outcome.stderr}`);
@@ -453,6 +482,7 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 				const upload = checkUpload(config, outcome, (await sandbox.stats()).requests);
 				const run: MemoryRun = {
 					uploader: config.uploader,
+					binaryMode: config.binaryMode,
 					sizeBytes: config.sizeBytes,
 					peakMiB: outcome.peakKiB / 1024,
 					childPeakMiB: outcome.childPeakKiB / 1024,
@@ -463,7 +493,7 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 				};
 				runs.push(run);
 				log(
-					`memory rep ${rep + 1}/${reps} ${config.uploader} ${config.sizeBytes / MiB} MiB: peak RSS ${fmt(run.peakMiB)} MiB (children ${fmt(run.childPeakMiB)}), upload window +${fmt(run.uploadGrowthMiB ?? Number.NaN)} MiB, ${fmt(run.durationMs / 1000, 1)} s, ${!upload ? 'no upload' : run.chunked ? 'chunked' : `Content-Length ${run.contentLength}`}`,
+					`memory rep ${rep + 1}/${reps} ${config.uploader} ${config.sizeBytes / MiB} MiB (${config.binaryMode}): peak RSS ${fmt(run.peakMiB)} MiB (children ${fmt(run.childPeakMiB)}), upload window +${fmt(run.uploadGrowthMiB ?? Number.NaN)} MiB, ${fmt(run.durationMs / 1000, 1)} s, ${!upload ? 'no upload' : run.chunked ? 'chunked' : `Content-Length ${run.contentLength}`}`,
 				);
 			}
 		}
@@ -476,10 +506,10 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 	}
 
 	/** Median over the runs of one uploader and size (runs without the value are skipped). */
-	const medianOf = (uploader: Uploader, sizeBytes: number, value: (run: MemoryRun) => number | undefined) =>
+	const medianOf = (uploader: Uploader, sizeBytes: number, value: (run: MemoryRun) => number | undefined, binaryMode: BinaryMode = 'filesystem') =>
 		median(
 			runs
-				.filter((run) => run.uploader === uploader && run.sizeBytes === sizeBytes)
+				.filter((run) => run.uploader === uploader && run.sizeBytes === sizeBytes && run.binaryMode === binaryMode)
 				.map(value)
 				.filter((measured): measured is number => measured !== undefined),
 		);
@@ -504,6 +534,22 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 		own[uploader] = { small, big, delta: big - small };
 	}
 	const ownShare = own.faseeh.delta / own.httpRequest.delta;
+	const dbPeak = (uploader: 'faseeh' | 'none') => {
+		const small = medianOf(uploader, SMALL_BYTES, (run) => run.peakMiB, 'database');
+		const big = medianOf(uploader, BIG_BYTES, (run) => run.peakMiB, 'database');
+		return { small, big, delta: big - small };
+	};
+	const dbPeaks = { faseeh: dbPeak('faseeh'), none: dbPeak('none') };
+	const dbOwnSmall = dbPeaks.faseeh.small - dbPeaks.none.small;
+	const dbOwnBig = dbPeaks.faseeh.big - dbPeaks.none.big;
+	const database: MemoryResult['database'] = {
+		peaks: dbPeaks,
+		own: { small: dbOwnSmall, big: dbOwnBig, delta: dbOwnBig - dbOwnSmall },
+		uploadGrowth: {
+			small: medianOf('faseeh', SMALL_BYTES, (run) => run.uploadGrowthMiB, 'database'),
+			big: medianOf('faseeh', BIG_BYTES, (run) => run.uploadGrowthMiB, 'database'),
+		},
+	};
 	const figures: Figure[] = [
 		{
 			section: 'memory',
@@ -564,6 +610,22 @@ export async function runMemory(reps: number): Promise<MemoryResult> {
 			// A non-positive HTTP Request delta makes the ratio meaningless: not a pass.
 			pass: peaks.httpRequest.delta > 0 && share <= TARGET_SHARE,
 		},
+		{
+			section: 'memory',
+			figure: 'database binary mode (info): Faseeh Voice Clone workflow peak RSS 1 MiB → 200 MiB, delta; the same without the upload node',
+			measured: `${fmt(dbPeaks.faseeh.small)} → ${fmt(dbPeaks.faseeh.big)} MiB, Δ ${fmt(dbPeaks.faseeh.delta)}; without: ${fmt(dbPeaks.none.small)} → ${fmt(dbPeaks.none.big)} MiB, Δ ${fmt(dbPeaks.none.delta)}`,
+			target: '—',
+		},
+		{
+			section: 'memory',
+			// Info, not a target: n8n's database store reads a file whole (its getAsStream is
+			// Readable.from(the row)), so the node cannot stream there; it reads it once per item
+			// (issue 17.10). The same run with the earlier code (a read for the check and one per
+			// upload attempt) measured +591 MiB while the node ran (2026-12-06, 2 reps).
+			figure: "database binary mode (info): RSS growth while Faseeh Voice Clone ran, 200 MiB (1 MiB); its own peak (workflow peak − the same without it)",
+			measured: `+${fmt(database.uploadGrowth.big)} MiB (+${fmt(database.uploadGrowth.small)}), ${fmt(database.uploadGrowth.big / (BIG_BYTES / MiB), 2)}× the file; own peak ${fmt(database.own.big)} MiB (1 MiB: ${fmt(database.own.small)})`,
+			target: '—',
+		},
 	];
-	return { reps, runs, peaks, share, uploadGrowth, own, ownShare, figures };
+	return { reps, runs, peaks, share, uploadGrowth, own, ownShare, database, figures };
 }

@@ -1,19 +1,21 @@
 import fc from 'fast-check';
 import { NodeApiError } from 'n8n-workflow';
 
-import { silence, synthesizePieces } from '../../nodes/shared/speech/pieces';
+import { HELD_SPARE, silence, synthesizePieces } from '../../nodes/shared/speech/pieces';
 
 const pcmOf = (index: number, bytes = 6) => Buffer.alloc(bytes, index + 1);
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('synthesizePieces', () => {
-	it('delivers in order whatever order the answers come in, asks each piece once, holds at most the window', async () => {
+	it('delivers in order whatever order the answers come in, asks each piece once, at most the window in flight and the window + spare held', async () => {
 		await fc.assert(
 			fc.asyncProperty(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.nat(5), { minLength: 30, maxLength: 30 }), async (total, window, delays) => {
 				const requested: number[] = [];
 				const delivered: number[] = [];
 				let held = 0;
 				let maxHeld = 0;
+				let inFlight = 0;
+				let maxInFlight = 0;
 				await synthesizePieces({
 					pieces: Array.from({ length: total }, (_unused, i) => `piece ${i}`),
 					concurrency: window,
@@ -22,8 +24,11 @@ describe('synthesizePieces', () => {
 					requestPiece: async (index) => {
 						requested.push(index);
 						held++;
+						inFlight++;
 						maxHeld = Math.max(maxHeld, held);
+						maxInFlight = Math.max(maxInFlight, inFlight);
 						for (let i = 0; i < delays[index]; i++) await tick();
+						inFlight--;
 						return pcmOf(index);
 					},
 					onPcm: async (pcm, index) => {
@@ -35,10 +40,35 @@ describe('synthesizePieces', () => {
 				const all = Array.from({ length: total }, (_unused, i) => i);
 				expect(delivered).toEqual(all);
 				expect([...requested].sort((a, b) => a - b)).toEqual(all);
-				expect(maxHeld).toBeLessThanOrEqual(window);
+				expect(maxInFlight).toBeLessThanOrEqual(window);
+				expect(maxHeld).toBeLessThanOrEqual(window + HELD_SPARE);
 			}),
 			{ numRuns: 100 },
 		);
+	});
+
+	it('a slow first piece does not idle the window: answered pieces free their slot before piece 0 is written', async () => {
+		const started: number[] = [];
+		let releaseFirst: () => void = () => {};
+		const first = new Promise<void>((resolve) => (releaseFirst = resolve));
+		const run = synthesizePieces({
+			pieces: Array.from({ length: 8 }, (_unused, i) => `piece ${i}`),
+			concurrency: 2,
+			pauseMs: 0,
+			sampleRate: 24000,
+			requestPiece: async (index) => {
+				started.push(index);
+				if (index === 0) await first;
+				return pcmOf(index);
+			},
+			onPcm: async () => undefined,
+		});
+		for (let i = 0; i < 20; i++) await tick();
+		// Piece 0 still out: pieces 1.. were answered and replaced, up to window + spare started.
+		expect(started).toEqual([0, 1, 2, 3]);
+		releaseFirst();
+		await run;
+		expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
 	});
 
 	it('puts whole-sample silence between pieces (not before the first) and drops a half sample', async () => {

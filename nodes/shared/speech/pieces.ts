@@ -1,8 +1,10 @@
 /**
  * Speaks the pieces of a long text (see split.ts) and delivers their audio in order.
  *
- * - Up to `concurrency` pieces are requested at once; piece i + concurrency is requested only
- *   once piece i was handed to `onPcm`, so at most `concurrency` pieces' audio is held at a time.
+ * - Up to `concurrency` pieces are requested at once, a new one as soon as one is answered (not
+ *   when it has been written: writing, which encodes, then overlaps the requests), as long as at
+ *   most `concurrency` + HELD_SPARE pieces are started and not yet handed to `onPcm`: that bounds
+ *   the audio held while an earlier piece is still awaited.
  *   Each request goes through the transport like any other (the execution's RequestGate and the
  *   account's limiter), so the plan's limit holds across pieces, items and executions.
  * - Each piece is requested exactly once: `requestPiece` is called once per index and never again,
@@ -44,6 +46,9 @@ export interface SynthesizePiecesResult {
 
 type Outcome = { ok: true; pcm: Buffer } | { ok: false; error: unknown };
 
+/** Answered pieces that may wait for an earlier one beyond the `concurrency` in flight. */
+export const HELD_SPARE = 2;
+
 export async function synthesizePieces(options: SynthesizePiecesOptions): Promise<SynthesizePiecesResult> {
 	const { pieces, requestPiece, onPcm, log } = options;
 	const total = pieces.length;
@@ -58,21 +63,31 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 		signalFailure = () => resolve('failed');
 	});
 	let nextToStart = 0;
+	let inFlight = 0;
+	let delivered = 0;
 
-	const start = () => {
-		if (nextToStart >= total || failed.size > 0) return;
-		const index = nextToStart++;
-		outcomes.set(
-			index,
-			requestPiece(index).then(
-				(pcm): Outcome => ({ ok: true, pcm }),
-				(error: unknown): Outcome => {
-					failed.add(index);
-					signalFailure();
-					return { ok: false, error };
-				},
-			),
-		);
+	/** Starts as many pieces as the window and the held-audio bound allow. */
+	const pump = () => {
+		while (nextToStart < total && failed.size === 0 && inFlight < window && nextToStart - delivered < window + HELD_SPARE) {
+			const index = nextToStart++;
+			inFlight++;
+			outcomes.set(
+				index,
+				requestPiece(index).then(
+					(pcm): Outcome => {
+						inFlight--;
+						pump();
+						return { ok: true, pcm };
+					},
+					(error: unknown): Outcome => {
+						inFlight--;
+						failed.add(index);
+						signalFailure();
+						return { ok: false, error };
+					},
+				),
+			);
+		}
 	};
 	const stop = async (): Promise<never> => {
 		// Nothing more starts (failed is not empty); the requests in flight are let finish.
@@ -82,7 +97,7 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 		throw namePiece(outcome.error, index, total, pieces[index]);
 	};
 
-	for (let i = 0; i < window; i++) start();
+	pump();
 	let pcmBytes = 0;
 	for (let index = 0; index < total; index++) {
 		const outcome = await Promise.race([outcomes.get(index) as Promise<Outcome>, failure]);
@@ -90,10 +105,10 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 		outcomes.delete(index);
 		const pcm = wholeSamples(outcome.pcm);
 		const gap = index > 0 ? pauseBuffer() : undefined;
-		const delivered = gap && gap.length > 0 ? Buffer.concat([gap, pcm]) : pcm;
+		const audio = gap && gap.length > 0 ? Buffer.concat([gap, pcm]) : pcm;
 		let sinkFailed = true;
 		try {
-			await onPcm(delivered, index);
+			await onPcm(audio, index);
 			sinkFailed = false;
 		} finally {
 			if (sinkFailed) {
@@ -102,9 +117,10 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 				await Promise.all(outcomes.values());
 			}
 		}
-		pcmBytes += delivered.length;
+		pcmBytes += audio.length;
+		delivered++;
 		log?.(`piece ${index + 1}/${total} done`);
-		start();
+		pump();
 	}
 	return { pieces: total, pcmBytes };
 }
