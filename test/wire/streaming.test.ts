@@ -41,6 +41,8 @@ const STT_BYTES = 200 * MiB;
 /** What the node may keep alive (heap + Buffers) while a 96 MiB file goes out; reading it whole keeps 96 MiB. */
 const MAX_GROWTH_MIB = 24;
 const REFERENCE = wavRecording(0.6, 220);
+/** The memory sampler's shortest interval (longer where collections are slow, see observe). */
+const SAMPLE_EVERY_MS = 40;
 
 let sandbox: RemoteSandbox;
 let dir: string;
@@ -101,6 +103,8 @@ async function run(nodeType: INodeType, fixture: FixtureItem[], parameters?: INo
 
 /** Set by observe(); called when the node under test starts, after the fixture source stored the file. */
 let startMeasuring: () => void = () => undefined;
+/** Set by observe(); ends its sampler (also after a test that timed out, see afterEach). */
+let stopSampler: () => void = () => undefined;
 /** Set by observe(); takes one sample now (the interval sampler may not run on a loaded machine). */
 let sampleNow: () => void = () => undefined;
 
@@ -142,14 +146,28 @@ async function observe<T>(fn: () => Promise<T>): Promise<{ result: T; wholeReads
 		peak = { managed: Math.max(peak.managed, now.managed), rss: Math.max(peak.rss, now.rss) };
 	};
 	sampleNow = sample;
-	const sampler = setInterval(() => {
-		// Twice: V8 frees dead ArrayBuffers' memory on a background sweeper, which a second
-		// collection completes first (one alone left up to ~25 MiB of freed chunks counted on a
-		// loaded machine while RSS did not move).
+	// Twice: V8 frees dead ArrayBuffers' memory on a background sweeper, which a second collection
+	// completes first (one alone left up to ~25 MiB of freed chunks counted on a loaded machine while
+	// RSS did not move). The collections are the sampler's cost, so it keeps them to about a fifth
+	// of the time: a major collection takes 1-20 ms under Jest on Node 20 but 110-140 ms on Node 24,
+	// where a fixed 40 ms interval left the node under test almost no time (the suite ran 490 s and
+	// timed out).
+	let sampler: NodeJS.Timeout | undefined;
+	let sampling = true;
+	const tick = () => {
+		const started = performance.now();
 		gc({ type: 'major' });
 		gc({ type: 'major' });
 		sample();
-	}, 40);
+		if (sampling) sampler = setTimeout(tick, Math.max(SAMPLE_EVERY_MS, 4 * (performance.now() - started)));
+	};
+	sampler = setTimeout(tick, SAMPLE_EVERY_MS);
+	// A test that times out never reaches the finally below: its sampler must not go on
+	// collecting through the next test files of this Jest process.
+	stopSampler = () => {
+		sampling = false;
+		clearTimeout(sampler);
+	};
 	try {
 		const result = await fn();
 		for (const [binary] of getAsBuffer.mock.calls) wholeReads.push(`getAsBuffer(${binary.id ?? 'in memory'})`);
@@ -166,7 +184,7 @@ async function observe<T>(fn: () => Promise<T>): Promise<{ result: T; wholeReads
 			rssGrowthMiB: (peak.rss - before.rss) / MiB,
 		};
 	} finally {
-		clearInterval(sampler);
+		stopSampler();
 		startMeasuring = () => undefined;
 		sampleNow = () => undefined;
 		getAsBuffer.mockRestore();
@@ -205,6 +223,8 @@ beforeAll(async () => {
 	const warm = await run(new FaseehVoiceClone(), items({ voice_file: { data: wavRecording(0.4, 330), fileName: 'short.wav', mimeType: 'audio/wav' } }));
 	expect(warm.error).toBeUndefined();
 }, 120_000);
+
+afterEach(() => stopSampler());
 
 afterAll(async () => {
 	await sandbox?.stop();
