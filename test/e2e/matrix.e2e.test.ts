@@ -6,6 +6,9 @@
  *   in-memory mode and filesystem; 2.41.1's run is in examples.e2e.test.ts);
  * - failures that must read the same on every version: an API error (402), a timeout, an answer cut
  *   off mid-body and a connection dropped mid-upload;
+ * - Speech → Generate in every Output Format (issue 15): examples/article-to-podcast.json's long
+ *   article as MP3, a longer text as one WAV equal to the sandbox's pieces in order, a voice note as
+ *   OGG/Opus and raw PCM, each written to disk by n8n and decoded by another library;
  * - the API key in nothing n8n printed and in no file it left in its user folder.
  * One provisioned runtime and one user folder per version; the 1.x runtimes provision in parallel.
  */
@@ -29,10 +32,14 @@ import type { ExecuteResult } from '../../scripts/lib/n8n';
 import { ensureRuntime } from '../../scripts/lib/runtime';
 import type { Runtime } from '../../scripts/lib/runtime';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
+import { splitForSpeech } from '../../nodes/shared/speech/split';
+import { bestCorrelation, decodeWithLibrary, parseMp3Frames, parseOggPages } from '../helpers/audio';
 import { startCutOffServer } from '../helpers/cutOffServer';
 import type { CutOffServer } from '../helpers/cutOffServer';
 import { submitFormAndCheckClone } from './formUpload';
 import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
+import { longArabicText } from '../helpers/longText';
+import { synthesize } from '../sandbox/catalog';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const RECORDING = wavRecording(1.5, 180);
@@ -49,12 +56,14 @@ interface MatrixEntry {
 	errorMode: string;
 	/** Run examples/form-upload-one-step-clone.json under `n8n start` (2.41.1: in examples.e2e.test.ts). */
 	form: boolean;
+	/** Binary modes the speech formats workflow runs in. */
+	speechModes: string[];
 }
 
 const MATRIX: MatrixEntry[] = [
-	{ version: '2.41.x', exampleModes: [], errorMode: 'filesystem', form: false },
-	{ version: '1.123.x', exampleModes: ['default', 'filesystem'], errorMode: 'default', form: true },
-	{ version: '1.85.x', exampleModes: ['default', 'filesystem'], errorMode: 'default', form: true },
+	{ version: '2.41.x', exampleModes: [], errorMode: 'filesystem', form: false, speechModes: ['filesystem', 'database'] },
+	{ version: '1.123.x', exampleModes: ['default', 'filesystem'], errorMode: 'default', form: true, speechModes: ['default', 'filesystem'] },
+	{ version: '1.85.x', exampleModes: ['default', 'filesystem'], errorMode: 'default', form: true, speechModes: ['default', 'filesystem'] },
 ];
 
 /** The messages a user reads, whatever the n8n version. */
@@ -86,6 +95,75 @@ function cloneAndSpeak(filesDir: string, id: string, change: (clone: Record<stri
 function withCloneTimeout(seconds: number) {
 	return (clone: Record<string, unknown>) => {
 		(clone.parameters as { options: Record<string, unknown> }).options = { timeout: seconds };
+	};
+}
+
+const SPEECH_WORKFLOW_ID = 'matrixSpeechFormats';
+const VOICE = 'ar-najdi-male-2';
+/** Spoken as one WAV in pieces of at most 1000 characters (about 7 pieces). */
+const LONG_TEXT = longArabicText(6000, 7);
+const VOICE_NOTE_TEXT = 'أهلا بك، هذه رسالة صوتية قصيرة من فصيح لتجربة الصيغ.';
+const LONG_PAUSE_MS = 300;
+
+/** What the sandbox speaks for `text` split at `maxCharacters`, joined with `pauseMs` of silence. */
+function spokenPcm(model: string, text: string, maxCharacters: number, pauseMs: number, rate = 24000): { pieces: string[]; pcm: Buffer } {
+	const pieces = splitForSpeech(text, maxCharacters);
+	const pause = Buffer.alloc(Math.round((pauseMs * rate) / 1000) * 2);
+	const pcm = Buffer.concat(pieces.flatMap((piece, i) => [...(i > 0 ? [pause] : []), synthesize(`tts\n${model}\n${VOICE}\n${piece}`, piece, rate)]));
+	return { pieces, pcm };
+}
+
+const toFloat = (pcm: Buffer) => Float32Array.from({ length: pcm.length / 2 }, (_u, i) => pcm.readInt16LE(i * 2) / 32768);
+
+/**
+ * examples/article-to-podcast.json's Article and Speak nodes as shipped (MP3), then Speech →
+ * Generate as WAV (a 6,000-character text), OGG/Opus and raw PCM (16 kHz); each output is written
+ * to `filesDir` by n8n's Read/Write Files node.
+ */
+function speechFormatsWorkflow(filesDir: string) {
+	const example = JSON.parse(fs.readFileSync(path.join(REPO, 'examples', 'article-to-podcast.json'), 'utf8')) as {
+		nodes: Array<{ name: string; type: string; parameters: Record<string, unknown> }>;
+	};
+	const article = example.nodes.find((node) => node.type === 'n8n-nodes-base.set')!;
+	const podcast = example.nodes.find((node) => node.type === 'n8n-nodes-faseeh.faseeh')!;
+	const speak = (name: string, parameters: Record<string, unknown>) => ({
+		...podcast,
+		name,
+		parameters: { resource: 'speech', operation: 'generate', voiceId: { __rl: true, mode: 'id', value: VOICE }, stability: 0.5, binaryPropertyName: 'data', ...parameters },
+	});
+	const write = (name: string, file: string) => ({
+		name,
+		type: 'n8n-nodes-base.readWriteFile',
+		typeVersion: 1.1,
+		position: [0, 0],
+		parameters: { operation: 'write', fileName: path.join(filesDir, file), dataPropertyName: 'data', options: {} },
+	});
+	const chain = [
+		{ name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+		article,
+		podcast,
+		write('Write Podcast', 'podcast.mp3'),
+		speak('Speak Long WAV', { text: LONG_TEXT, model: 'faseeh-mini-v1-preview', options: { maxCharacters: 1000, pauseMs: LONG_PAUSE_MS, fileName: 'long.wav' } }),
+		write('Write WAV', 'long.wav'),
+		speak('Speak Voice Note', { text: VOICE_NOTE_TEXT, model: 'faseeh-mini-v1-preview', outputFormat: 'oggOpus', opusBitRate: 24, options: { fileName: 'note.ogg' } }),
+		write('Write OGG', 'note.ogg'),
+		speak('Speak Raw PCM', { text: VOICE_NOTE_TEXT, model: 'faseeh-v1-preview', outputFormat: 'pcm', options: { sampleRate: 16000, fileName: 'note.pcm' } }),
+		write('Write PCM', 'note.pcm'),
+	];
+	const nodes = chain.map((node, i) => ({ ...node, id: `5f0c2f7e-0099-4000-8000-${String(i).padStart(12, '0')}`, position: [i * 220, 0] }));
+	const connections = Object.fromEntries(
+		nodes.slice(0, -1).map((node, i) => [node.name, { main: [[{ node: nodes[i + 1].name, type: 'main', index: 0 }]] }]),
+	);
+	for (const node of nodes.filter((candidate) => candidate.type === 'n8n-nodes-faseeh.faseeh')) {
+		(node as Record<string, unknown>).credentials = { faseehApi: { id: CREDENTIAL_ID, name: 'Faseeh API' } };
+	}
+	const articleText = String(
+		(article.parameters.assignments as { assignments: Array<{ name: string; value: string }> }).assignments.find((field) => field.name === 'article')?.value,
+	);
+	const podcastOptions = podcast.parameters.options as { maxCharacters: number; pauseMs: number };
+	return {
+		workflow: { id: SPEECH_WORKFLOW_ID, name: 'Speech formats (matrix)', nodes, connections, settings: {}, active: false },
+		article: { text: articleText, ...podcastOptions, model: String(podcast.parameters.model) },
 	};
 }
 
@@ -154,6 +232,7 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 				clone.credentials = { faseehApi: { id: CUT_OFF_CREDENTIAL_ID, name: 'Faseeh API (cut off)' } };
 			}),
 			JSON.parse(fs.readFileSync(path.join(REPO, 'examples', 'form-upload-one-step-clone.json'), 'utf8')) as Record<string, unknown>,
+			speechFormatsWorkflow(filesDir).workflow,
 		]);
 		output.push(imported.stdout, imported.stderr, workflows.stdout, workflows.stderr);
 	}, 45 * 60_000);
@@ -206,6 +285,72 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 			const [previewItem] = nodeOutputItems(result.runData, 'Preview Voice');
 			if (binaryMode === 'default') expect(previewItem.binary?.voice_file.id).toBeUndefined();
 			else expect(String(previewItem.binary?.voice_file.id)).toMatch(new RegExp(`^${binaryMode}`));
+		},
+	);
+
+	it.each(entry.speechModes)(
+		'Speech → Generate in every Output Format (article-to-podcast MP3, a long text as one WAV, OGG/Opus, raw PCM) in binary mode %s',
+		async (binaryMode) => {
+			const { article } = speechFormatsWorkflow(filesDir);
+			const result = await execute(SPEECH_WORKFLOW_ID, binaryMode);
+			expect(result.errorMessage).toBeUndefined();
+			expect(result.exitCode).toBe(0);
+			const output = (node: string) => nodeOutputItems(result.runData, node)[0];
+			const sent = (model: string) =>
+				requestsTo(sandbox, 'POST', `/text-to-speech/${model}`).map((request) => ({ status: request.status, text: (request.json as { text: string }).text }));
+
+			// The article: the example's own MP3, its pieces each requested once, decoded by mpg123.
+			const podcast = spokenPcm(article.model, article.text, article.maxCharacters, article.pauseMs);
+			expect(podcast.pieces.length).toBeGreaterThanOrEqual(2);
+			const podcastSent = sent(article.model).filter((request) => podcast.pieces.includes(request.text));
+			expect(podcastSent.every((request) => request.status === 200)).toBe(true);
+			expect(podcastSent.map((request) => request.text).sort()).toEqual([...podcast.pieces].sort());
+			const mp3 = fs.readFileSync(path.join(filesDir, 'podcast.mp3'));
+			const mp3Item = nodeOutputItems(result.runData, 'Speak the Article')[0];
+			expect(mp3Item.json).toMatchObject({ format: 'mp3', mimeType: 'audio/mpeg', pieces: podcast.pieces.length, fileSize: mp3.length, bitRateKbps: 64 });
+			expect(String(mp3Item.json.fileName)).toMatch(/\.mp3$/);
+			expect(new Set(parseMp3Frames(mp3).map((frame) => `${frame.sampleRate} ${frame.channelMode} ${frame.bitrateKbps}`))).toEqual(new Set(['24000 mono 64']));
+			const podcastSeconds = podcast.pcm.length / 48000;
+			const decodedMp3 = decodeWithLibrary('mp3', mp3);
+			expect(decodedMp3.errors).toEqual([]);
+			// A streamed MP3 plays LAME's delay and padding besides the audio (README: under 0.1 s).
+			expect(decodedMp3.samplesDecoded / decodedMp3.sampleRate - podcastSeconds).toBeGreaterThanOrEqual(0);
+			expect(decodedMp3.samplesDecoded / decodedMp3.sampleRate - podcastSeconds).toBeLessThan(0.1);
+			expect(Math.abs((mp3Item.json.durationSeconds as number) - podcastSeconds) / podcastSeconds).toBeLessThan(0.01);
+			expect(bestCorrelation(toFloat(podcast.pcm), decodedMp3.samples, 3000).r).toBeGreaterThan(0.9);
+
+			// The long text: one WAV whose samples are the sandbox's pieces in order, each sent once.
+			const long = spokenPcm('faseeh-mini-v1-preview', LONG_TEXT, 1000, LONG_PAUSE_MS);
+			expect(long.pieces.length).toBeGreaterThanOrEqual(6);
+			const longSent = sent('faseeh-mini-v1-preview').filter((request) => request.text !== VOICE_NOTE_TEXT);
+			expect(longSent.map((request) => request.text).sort()).toEqual([...long.pieces].sort());
+			const wav = fs.readFileSync(path.join(filesDir, 'long.wav'));
+			expect({ riff: wav.toString('latin1', 0, 4), channels: wav.readUInt16LE(22), rate: wav.readUInt32LE(24), bits: wav.readUInt16LE(34) }).toEqual({ riff: 'RIFF', channels: 1, rate: 24000, bits: 16 });
+			expect(wav.readUInt32LE(40)).toBe(wav.length - 44);
+			expect(wav.subarray(44).equals(long.pcm)).toBe(true);
+			expect(output('Speak Long WAV').json).toMatchObject({ format: 'wav', mimeType: 'audio/wav', fileName: 'long.wav', pieces: long.pieces.length, fileSize: wav.length });
+			expect(output('Speak Long WAV').json.durationSeconds).toBeCloseTo(long.pcm.length / 48000, 2);
+
+			// The voice note: OGG/Opus, mono, decoded by libopus to the sandbox's speech within 1 % of its length.
+			const note = synthesize(`tts\nfaseeh-mini-v1-preview\n${VOICE}\n${VOICE_NOTE_TEXT}`, VOICE_NOTE_TEXT, 24000);
+			const ogg = fs.readFileSync(path.join(filesDir, 'note.ogg'));
+			expect(output('Speak Voice Note').json).toMatchObject({ format: 'oggOpus', mimeType: 'audio/ogg', fileName: 'note.ogg', sampleRate: 24000, bitRateKbps: 24, fileSize: ogg.length });
+			const head = parseOggPages(ogg)[0].packets[0];
+			expect(head.toString('latin1', 0, 8)).toBe('OpusHead');
+			expect(head[9]).toBe(1);
+			const decodedOgg = decodeWithLibrary('ogg', ogg);
+			expect(decodedOgg.errors).toEqual([]);
+			expect(decodedOgg.channels).toBe(1);
+			const noteSeconds = note.length / 48000;
+			expect(Math.abs(decodedOgg.samplesDecoded / decodedOgg.sampleRate - noteSeconds) / noteSeconds).toBeLessThan(0.01);
+			const step = decodedOgg.sampleRate / 24000;
+			const down = Float32Array.from({ length: Math.floor(decodedOgg.samples.length / step) }, (_u, i) => decodedOgg.samples[Math.round(i * step)]);
+			expect(bestCorrelation(toFloat(note), down, 3000).r).toBeGreaterThan(0.8);
+
+			// Raw PCM at 16 kHz: the sandbox's samples exactly.
+			const pcm = fs.readFileSync(path.join(filesDir, 'note.pcm'));
+			expect(pcm.equals(synthesize(`tts\nfaseeh-v1-preview\n${VOICE}\n${VOICE_NOTE_TEXT}`, VOICE_NOTE_TEXT, 16000))).toBe(true);
+			expect(output('Speak Raw PCM').json).toMatchObject({ format: 'pcm', mimeType: 'application/octet-stream', sampleRate: 16000, fileName: 'note.pcm' });
 		},
 	);
 
