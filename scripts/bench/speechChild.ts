@@ -2,11 +2,12 @@
  * One encoding measurement in a process of its own (scripts/bench/speech.ts starts it), so its
  * peak RSS is this encoding's alone:
  *
- *   node -r ts-node/register/transpile-only scripts/bench/speechChild.ts <format> <seconds> <chunkBytes> <keep>
+ *   node -r ts-node/register/transpile-only scripts/bench/speechChild.ts <format> <seconds> <chunkBytes> <keep> [warm]
  *
  * Feeds `seconds` of speech-like 24 kHz PCM in `chunkBytes` chunks, as a Faseeh stream arrives,
  * to createEncoder (nodes/shared/encode). keep=1 holds the encoded output in memory (what n8n's
- * in-memory binary mode does; the worst case), keep=0 drops it. Prints one JSON line.
+ * in-memory binary mode does; the worst case), keep=0 drops it. warm=1 encodes 2 s (dropped) before
+ * the baseline, so the encoder's one-time load is not counted. Prints one JSON line.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
@@ -42,7 +43,7 @@ function speechLikeBlock(): Buffer {
 }
 
 async function main() {
-	const [format, secondsText, chunkText, keepText] = process.argv.slice(2);
+	const [format, secondsText, chunkText, keepText, warmText] = process.argv.slice(2);
 	const seconds = Number(secondsText);
 	const chunkBytes = Number(chunkText);
 	const keep = keepText === '1';
@@ -66,6 +67,13 @@ async function main() {
 		peakHeap = Math.max(peakHeap, usage.heapUsed);
 		peakExternal = Math.max(peakExternal, usage.external + usage.arrayBuffers);
 	}, 50);
+	if (warmText === '1') {
+		// One short encoding first, its output dropped: the encoder's one-time costs in a process
+		// (loading and compiling its WebAssembly) fall before the baseline.
+		const warm = await createEncoder({ format: format as OutputFormat, sampleRate: RATE });
+		for (let at = 0; at < RATE * 2 * 2; at += chunkBytes) await warm.write(Buffer.from(block.subarray(at, at + chunkBytes)));
+		await warm.end();
+	}
 	await new Promise((resolve) => setTimeout(resolve, 50));
 	const baseRssKb = process.resourceUsage().maxRSS;
 	const baseHeap = process.memoryUsage().heapUsed;

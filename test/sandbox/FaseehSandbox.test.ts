@@ -655,6 +655,30 @@ describe('FaseehSandbox options', () => {
 		expect(sandbox.inFlight).toBe(0);
 	});
 
+	test('answerWithinLatency makes the same answers, still after the latency, errors included', async () => {
+		const speak = async (url: string, model: string) => {
+			const t0 = Date.now();
+			const res = await fetch(`${url}/text-to-speech/${model}`, {
+				method: 'POST',
+				headers: { 'x-api-key': 'sandbox-key', 'content-type': 'application/json' },
+				body: JSON.stringify(ttsBody()),
+			});
+			const bytes = Buffer.from(await res.arrayBuffer());
+			return { status: res.status, bytes, ms: Date.now() - t0 };
+		};
+		const [, after] = await startSandbox({ latencyMs: 200 });
+		const [within, withinUrl] = await startSandbox({ latencyMs: 200, answerWithinLatency: true });
+		const [a, b] = await Promise.all([speak(after, MODEL), speak(withinUrl, MODEL)]);
+		expect(b.status).toBe(200);
+		expect(b.ms).toBeGreaterThanOrEqual(190);
+		expect(sha256(b.bytes)).toBe(sha256(a.bytes));
+		const refused = await speak(withinUrl, 'no-such-model');
+		expect(refused.status).toBe(400);
+		expect(refused.ms).toBeGreaterThanOrEqual(190);
+		expect(JSON.parse(refused.bytes.toString()).errorMessage).toBe('Model not found: no-such-model');
+		expect(within.inFlight).toBe(0);
+	});
+
 	test('maxConcurrent answers 429 with Retry-After; 429s count in maxInFlight, not in maxAdmitted', async () => {
 		const [sandbox, url] = await startSandbox({ latencyMs: 300, maxConcurrent: 2, retryAfterSeconds: 7 });
 		const responses = await Promise.all(

@@ -184,6 +184,16 @@ export class FaseehSandbox {
 			return;
 		}
 
+		const answer = (): Reply | ApiError => {
+			try {
+				return this.api.route(method, sub ?? '/', ctx);
+			} catch (err) {
+				if (err instanceof ApiError) return err;
+				throw err;
+			}
+		};
+		const routed = !fault && !early && !body.tooLarge;
+		let reply = routed && this.opts.answerWithinLatency ? answer() : undefined;
 		if (this.opts.latencyMs) {
 			const remaining = this.opts.latencyMs - (performance.now() - arrivedAt);
 			if (remaining > 0) await this.sleep(remaining);
@@ -194,13 +204,8 @@ export class FaseehSandbox {
 		if (early) return this.sendError(res, early);
 		if (body.tooLarge) return this.sendError(res, new ApiError(413, 41301, 'Payload too large'));
 
-		let reply: Reply;
-		try {
-			reply = this.api.route(method, sub ?? '/', ctx);
-		} catch (err) {
-			if (err instanceof ApiError) return this.sendError(res, err);
-			throw err;
-		}
+		reply ??= answer();
+		if (reply instanceof ApiError) return this.sendError(res, reply);
 		if (reply.kind === 'json') return sendJson(res, reply.status, reply.body);
 		await sendAudio(res, reply);
 	}
