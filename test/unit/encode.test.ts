@@ -204,6 +204,45 @@ describe('MP3', () => {
 	});
 });
 
+describe('MP3: loading LAME', () => {
+	it('compiles LAME once from the bytes the library embeds, without its fetch of a data: URL, and writes what the library\'s own loader writes', async () => {
+		await jest.isolateModulesAsync(async () => {
+			const realFetch = globalThis.fetch;
+			const fetched: string[] = [];
+			globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+				fetched.push(String(input).slice(0, 40));
+				return realFetch(input, init);
+			}) as typeof fetch;
+			try {
+				const mp3 = await import('../../nodes/shared/encode/mp3');
+				const encode = await import('../../nodes/shared/encode');
+				const first = await mp3.loadLame();
+				expect(first).toBeInstanceOf(Object);
+				expect(await mp3.loadLame()).toBe(first);
+				const input = pcm(3, 24000);
+				const ours = await encode.createEncoder({ format: 'mp3', sampleRate: 24000, bitRateKbps: 48 });
+				const output = Buffer.concat([await ours.write(input), await ours.end()]);
+				expect(fetched).toEqual([]);
+
+				// The library's loader (it fetches the data: URL) and the same settings give the same bytes.
+				const { createMp3Encoder } = await import('wasm-media-encoders');
+				const theirs = await createMp3Encoder();
+				expect(fetched.length).toBe(1);
+				expect(fetched[0]).toMatch(/^data:application\/wasm;base64,/);
+				theirs.configure({ channels: 1, sampleRate: 24000, bitrate: 48, outputSampleRate: 24000 });
+				const floats = new Float32Array(input.length / 2);
+				for (let i = 0; i < floats.length; i++) floats[i] = input.readInt16LE(i * 2) / 32768;
+				const parts: Buffer[] = [];
+				for (let at = 0; at < floats.length; at += 1152) parts.push(Buffer.from(theirs.encode([floats.subarray(at, at + 1152)])));
+				parts.push(Buffer.from(theirs.finalize()));
+				expect(output.equals(Buffer.concat(parts))).toBe(true);
+			} finally {
+				globalThis.fetch = realFetch;
+			}
+		});
+	});
+});
+
 describe('WAV and raw PCM', () => {
 	it('WAV: the whole file at end(), a correct 44-byte header and the input samples unchanged', async () => {
 		const input = pcm(1.5, 16000);

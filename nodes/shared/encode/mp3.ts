@@ -1,4 +1,4 @@
-import { createMp3Encoder } from 'wasm-media-encoders';
+import { createEncoder as createWasmEncoder, createMp3Encoder } from 'wasm-media-encoders';
 
 import { PcmInput, toFloat } from './pcm';
 import { Resampler } from './resample';
@@ -14,6 +14,36 @@ export function mp3RateFor(inputRate: number): number {
 }
 
 type Mp3Encoder = Awaited<ReturnType<typeof createMp3Encoder>>;
+
+/**
+ * LAME compiled once per process. `createMp3Encoder()` fetches its embedded `data:` URL through
+ * Node's fetch on every call, and decoding ~550 KB of base64 in that JavaScript URL parser takes
+ * 45-75 ms of the event loop here (the speech bench's cold MP3 runs blocked up to 69 ms). The same
+ * bytes decoded with Buffer and compiled asynchronously take ~5 ms; later encoders reuse the
+ * compiled module. If the library's shape ever changes, its own loader is used.
+ */
+let lameModule: Promise<LameModule | undefined> | undefined;
+
+/** A compiled WebAssembly.Module, as wasm-media-encoders accepts it. */
+type LameModule = Parameters<typeof createWasmEncoder>[1];
+/** The one part of the WebAssembly global used here (the project's lib has no DOM types). */
+declare const WebAssembly: { compile(bytes: Uint8Array): Promise<LameModule> };
+
+const EMBEDDED_WASM = /"data:application\/wasm;base64,([A-Za-z0-9+/=]+)"/;
+
+export function loadLame(): Promise<LameModule | undefined> {
+	lameModule ??= (async () => {
+		const embedded = EMBEDDED_WASM.exec(createMp3Encoder.toString());
+		if (!embedded) return undefined;
+		return await WebAssembly.compile(Buffer.from(embedded[1], 'base64'));
+	})().catch(() => undefined);
+	return lameModule;
+}
+
+async function newLame(): Promise<Mp3Encoder> {
+	const module = await loadLame();
+	return module ? await createWasmEncoder('audio/mpeg', module) : await createMp3Encoder();
+}
 type Mp3Bitrate = 32 | 40 | 48 | 64 | 80 | 96 | 112 | 128;
 
 /** Mono constant-bit-rate MP3 from LAME (wasm-media-encoders). */
@@ -32,7 +62,7 @@ export class Mp3Writer {
 	}
 
 	static async create(inputRate: number, bitRateKbps: number, slicer: Slicer): Promise<Mp3Writer> {
-		const encoder = await createMp3Encoder();
+		const encoder = await newLame();
 		// The output rate is set, not left to LAME: at low bit rates LAME would otherwise pick a
 		// lower rate of its own.
 		encoder.configure({ channels: 1, sampleRate: mp3RateFor(inputRate), bitrate: bitRateKbps as Mp3Bitrate, outputSampleRate: mp3RateFor(inputRate) as 24000 });
