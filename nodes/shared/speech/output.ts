@@ -1,6 +1,6 @@
 import { PassThrough } from 'stream';
 
-import type { IBinaryData, IExecuteFunctions } from 'n8n-workflow';
+import type { IBinaryData, IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
 import type { AudioAnswer } from '../audio';
@@ -25,6 +25,23 @@ export interface SpeechOutputResult {
 	durationSeconds: number;
 	/** The rate of the written audio (Opus: the rate encoded, which may be above the input's). */
 	sampleRate?: number;
+}
+
+/**
+ * The written file as the item's JSON describes it, for every operation that outputs audio:
+ * format, duration, name, type and size, then the rate and bit rate where they apply.
+ */
+export function describeAudio(format: OutputFormat, written: SpeechOutputResult, bitRateKbps: number | undefined): IDataObject {
+	const json: IDataObject = {
+		format,
+		durationSeconds: written.durationSeconds,
+		fileName: written.fileName,
+		mimeType: written.mimeType,
+		fileSize: written.fileSize,
+	};
+	if (written.sampleRate !== undefined) json.sampleRate = written.sampleRate;
+	if (bitRateKbps !== undefined) json.bitRateKbps = bitRateKbps;
+	return json;
 }
 
 /**

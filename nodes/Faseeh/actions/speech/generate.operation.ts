@@ -12,7 +12,7 @@ import {
 } from '../../../shared/descriptions';
 import { timeoutSeconds } from '../../../shared/options';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
-import { SpeechOutput } from '../../../shared/speech/output';
+import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
 import { speakLongText } from '../../../shared/speech/longText';
@@ -213,14 +213,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		characters: characterCount(text),
 		pieces: pieces.length,
 		streaming,
-		format,
-		durationSeconds: written.durationSeconds,
-		fileName: written.fileName,
-		mimeType: written.mimeType,
-		fileSize: written.fileSize,
+		...describeAudio(format, written, bitRateKbps),
 	};
-	if (written.sampleRate !== undefined) json.sampleRate = written.sampleRate;
-	if (bitRateKbps !== undefined) json.bitRateKbps = bitRateKbps;
 	return [{ json, binary: { [outputField]: written.binary } }];
 }
 

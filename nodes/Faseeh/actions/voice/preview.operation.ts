@@ -15,7 +15,7 @@ import {
 import { maxFileBytes, timeoutSeconds } from '../../../shared/options';
 import { requestVoicePreview } from '../../../shared/preview';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
-import { SpeechOutput } from '../../../shared/speech/output';
+import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
 import { ParameterValidator } from '../../../shared/validate';
 
 /** Output binary names match the Faseeh Voice Clone node's defaults, so it works with no mapping. */
@@ -102,14 +102,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		text,
 		model,
 		similarity,
-		format,
-		durationSeconds: written.durationSeconds,
-		fileName: written.fileName,
-		mimeType: written.mimeType,
-		fileSize: written.fileSize,
+		...describeAudio(format, written, bitRateKbps),
 	};
-	if (written.sampleRate !== undefined) json.sampleRate = written.sampleRate;
-	if (bitRateKbps !== undefined) json.bitRateKbps = bitRateKbps;
 	if (speed !== undefined) json.speed = speed;
 	return [
 		{
