@@ -13,15 +13,16 @@ import { FaseehVoiceClone } from '../../nodes/FaseehVoiceClone/FaseehVoiceClone.
 import { cleanupHarness } from '../harness/n8nHarness';
 import type { FixtureItem } from '../harness/n8nHarness';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
+import { wrapWav } from '../sandbox/audio';
 import { runAgainst, startSandbox, wavRecording } from '../helpers/faseeh';
 
 // 16 MiB: more than loopback's socket buffers hold, so a server that stops reading stalls the upload.
 const BIG = wavRecording(16 * 1024 * 1024 / 2 / 24000, 220);
-const items = (): FixtureItem[] => [
+const items = (preview = BIG): FixtureItem[] => [
 	{
 		json: {},
 		binary: {
-			voice_file: { data: BIG, fileName: 'p.wav', mimeType: 'audio/wav' },
+			voice_file: { data: preview, fileName: 'p.wav', mimeType: 'audio/wav' },
 			reference_audio_file: { data: wavRecording(0.3, 200), fileName: 'o.wav', mimeType: 'audio/wav' },
 		},
 	},
@@ -55,26 +56,32 @@ async function serve(handler: http.RequestListener): Promise<string> {
 const created = (res: http.ServerResponse) =>
 	res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'x', voice_id: 'cl-slow', name: 'Slow' }));
 
-it('an upload slower than the Timeout that keeps going succeeds (1 s Timeout, ~3 s upload)', async () => {
+it('an upload slower than the Timeout that keeps going succeeds (2 s Timeout, ~3 s upload)', async () => {
+	// The server reads 1 MiB, then pauses 50 ms: 56 pauses make the upload last at least 2.8 s, and
+	// never 2 s pass without progress. The node's clock for the answer starts when the last byte is
+	// handed to the socket; loopback's buffers (up to 4 MiB sent + 32 MiB received here) can still
+	// hold the tail then, which the server drains in at most 36 × 50 ms = 1.8 s, inside the Timeout.
+	// (With 180 ms pauses, a 16 MiB body and a 1 s Timeout, a tail of 6 MiB failed a loaded run.)
+	const pcm = BIG.subarray(44); // 16 MiB of tone, reused (making 56 MiB anew takes ~30 s under Jest)
+	const slow = wrapWav(Buffer.concat([pcm, pcm, pcm, pcm.subarray(0, 8 * 1048576)]));
 	let received = 0;
 	const baseUrl = await serve((req, res) => {
-		// Reads 1 MiB, then pauses 180 ms: about 3 s for the whole body, never 1 s without progress.
 		req.on('data', (chunk: Buffer) => {
 			const before = received;
 			received += chunk.length;
 			if (Math.floor(received / 1048576) > Math.floor(before / 1048576)) {
 				req.pause();
-				setTimeout(() => req.resume(), 180);
+				setTimeout(() => req.resume(), 50);
 			}
 		});
 		req.on('end', () => created(res));
 	});
 	const started = Date.now();
-	const result = await runAgainst(sandbox, new FaseehVoiceClone(), parameters(1), items(), { baseUrl });
+	const result = await runAgainst(sandbox, new FaseehVoiceClone(), parameters(2), items(slow), { baseUrl, binaryMode: 'filesystem' });
 	expect(result.error).toBeUndefined();
 	expect(result.items[0].json.voice_id).toBe('cl-slow');
-	expect(Date.now() - started).toBeGreaterThan(2_000);
-	expect(received).toBeGreaterThan(BIG.length);
+	expect(Date.now() - started).toBeGreaterThan(2_800);
+	expect(received).toBeGreaterThan(slow.length);
 });
 
 it('an upload that stalls fails after the Timeout, and says nothing was created', async () => {
