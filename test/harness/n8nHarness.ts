@@ -17,8 +17,9 @@
  * - a tiny node-types registry;
  * - a minimal `IWorkflowExecuteAdditionalData`.
  *
- * Runs are serialized inside one process because the binary-data mode is process-global state
- * in n8n (the `BinaryDataConfig`/`BinaryDataService` singletons in the DI container).
+ * The binary-data mode is process-global state in n8n (the `BinaryDataConfig`/`BinaryDataService`
+ * singletons in the DI container), so runs in one mode run at once, as executions of one n8n
+ * process do, and a run in another mode waits until they have all finished (see `withMode`).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,13 +145,14 @@ export const NODE_UNDER_TEST = 'Node Under Test';
 export const FIXTURE_SOURCE = 'Fixture Source';
 
 export async function runNode(options: RunNodeOptions): Promise<NodeRunResult> {
-	return await serialized(async () => await runNodeNow(options));
+	const mode = options.binaryMode ?? 'filesystem';
+	return await withMode(mode, async (ready) => await runNodeNow(options, ready));
 }
 
 export async function runLoadOptions(
 	options: RunLoadOptionsOptions,
 ): Promise<INodePropertyOptions[]> {
-	return await serialized(async () => await runLoadOptionsNow(options));
+	return await withMode(EXCLUSIVE, async () => await runLoadOptionsNow(options));
 }
 
 /** Absolute path of an id-backed (filesystem mode) binary's bytes on disk. */
@@ -168,7 +170,7 @@ export function binaryDataService(): BinaryDataService {
 
 /** Remove the temp directory (binary data + n8n user folder). Call from `afterAll`. */
 export async function cleanupHarness(): Promise<void> {
-	await serialized(async () => {
+	await withMode(EXCLUSIVE, async () => {
 		if (state) {
 			rmSync(state.rootDir, { recursive: true, force: true });
 			state = undefined;
@@ -231,13 +233,40 @@ async function selectBinaryMode(mode: BinaryMode): Promise<HarnessState> {
 	return current;
 }
 
-let queue: Promise<unknown> = Promise.resolve();
+const EXCLUSIVE = 'exclusive';
+type Group = { mode: string; running: number; ready?: Promise<HarnessState> };
+let group: Group | undefined;
+const pending: Array<{ mode: string; start: (joined: Group) => void }> = [];
 
-/** Run one harness operation at a time (the binary mode is process-global). */
-async function serialized<T>(fn: () => Promise<T>): Promise<T> {
-	const result = queue.then(fn, fn);
-	queue = result.catch(() => undefined);
-	return await result;
+/**
+ * Runs `fn` when the harness is in `mode`: at once beside other runs in the same mode (they share
+ * one `BinaryDataService.init()`, made by the first of them), after every run of another mode has
+ * finished, first come first served. EXCLUSIVE operations (load options, clean-up) run alone.
+ */
+async function withMode<T>(mode: string, fn: (ready: () => Promise<HarnessState>) => Promise<T>): Promise<T> {
+	const joined = await new Promise<Group>((start) => {
+		pending.push({ mode, start });
+		admit();
+	});
+	const ready = () => (joined.ready ??= selectBinaryMode(mode as BinaryMode));
+	try {
+		return await fn(ready);
+	} finally {
+		joined.running--;
+		if (joined.running === 0 && group === joined) group = undefined;
+		admit();
+	}
+}
+
+function admit(): void {
+	while (pending.length > 0) {
+		const next = pending[0];
+		if (group && (group.mode !== next.mode || next.mode === EXCLUSIVE)) return;
+		pending.shift();
+		group ??= { mode: next.mode, running: 0 };
+		group.running++;
+		next.start(group);
+	}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -596,9 +625,8 @@ function workflowBase(id: string, nodes: INode[], connections: Workflow['connect
 // runNode
 // ---------------------------------------------------------------------------------------------
 
-async function runNodeNow(options: RunNodeOptions): Promise<NodeRunResult> {
-	const binaryMode = options.binaryMode ?? 'filesystem';
-	const { service } = await selectBinaryMode(binaryMode);
+async function runNodeNow(options: RunNodeOptions, ready: () => Promise<HarnessState>): Promise<NodeRunResult> {
+	const { service } = await ready();
 
 	const typeName = options.typeName ?? defaultTypeName(options.nodeType);
 	const captured: { error?: Error } = {};

@@ -133,6 +133,21 @@ describe('concurrency', () => {
 });
 
 describe('executions sharing one key', () => {
+	it('run at once, as in one n8n process: 4 executions of one item each overlap at the server (no plan)', async () => {
+		// What the tests below rely on: the harness runs executions in one binary mode side by side
+		// (it ran them one after the other until December 2026, and these tests then proved nothing).
+		const sandbox = await sandboxWith({ latencyMs: 300 });
+		const started = Date.now();
+		const runs = await Promise.all(
+			Array.from({ length: 4 }, (_unused, execution) =>
+				runAgainst(sandbox, new FaseehVoiceClone(), { ...cloneParameters(), name: `={{ "Overlap ${execution}" }}` }, cloneItems(1)),
+			),
+		);
+		for (const run of runs) expect(run.error).toBeUndefined();
+		expect(sandbox.maxInFlight).toBe(4);
+		expect(Date.now() - started).toBeLessThan(4 * 300);
+	});
+
 	it('hold the plan together: 6 executions at once on a Basic plan, no 429, each voice created once', async () => {
 		const sandbox = await sandboxWith({ latencyMs: 150, maxConcurrent: 2 });
 		const started = Date.now();
