@@ -77,7 +77,7 @@ it('an upload slower than the Timeout that keeps going succeeds (2 s Timeout, ~3
 		req.on('end', () => created(res));
 	});
 	const started = Date.now();
-	const result = await runAgainst(sandbox, new FaseehVoiceClone(), parameters(2), items(slow), { baseUrl, binaryMode: 'filesystem' });
+	const result = await runAgainst(sandbox, new FaseehVoiceClone(), parameters(2), items(slow), { baseUrl });
 	expect(result.error).toBeUndefined();
 	expect(result.items[0].json.voice_id).toBe('cl-slow');
 	expect(Date.now() - started).toBeGreaterThan(2_800);

@@ -14,6 +14,7 @@ export function mp3RateFor(inputRate: number): number {
 }
 
 type Mp3Encoder = Awaited<ReturnType<typeof createMp3Encoder>>;
+type Mp3Bitrate = 32 | 40 | 48 | 64 | 80 | 96 | 112 | 128;
 
 /**
  * LAME compiled once per process. `createMp3Encoder()` fetches its embedded `data:` URL through
@@ -44,7 +45,6 @@ async function newLame(): Promise<Mp3Encoder> {
 	const module = await loadLame();
 	return module ? await createWasmEncoder('audio/mpeg', module) : await createMp3Encoder();
 }
-type Mp3Bitrate = 32 | 40 | 48 | 64 | 80 | 96 | 112 | 128;
 
 /** Mono constant-bit-rate MP3 from LAME (wasm-media-encoders). */
 export class Mp3Writer {
