@@ -14,6 +14,10 @@ const CARD_RUNTIME_DEPENDENCIES = ['form-data', 'opusscript', 'wasm-media-encode
 // is encoded (bounded memory), and a batch's stop signal has many listeners. Both ship with Node.
 const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
 
+/** A card dependency or a file inside one (opusscript's WebAssembly build: see nodes/shared/encode/opusNative.ts). */
+const isCardDependency = (modulePath) =>
+	typeof modulePath === 'string' && CARD_RUNTIME_DEPENDENCIES.some((name) => modulePath === name || modulePath.startsWith(`${name}/`));
+
 /** Runs `rule` but drops the reports `isAllowed` accepts. */
 function allowing(rule, isAllowed) {
 	return {
@@ -32,7 +36,7 @@ const cardExceptions = {
 	rules: {
 		'no-restricted-imports': allowing(
 			communityRules['no-restricted-imports'],
-			(report) => CARD_RUNTIME_DEPENDENCIES.includes(report.data?.modulePath) || NODE_BUILTINS.includes(report.data?.modulePath),
+			(report) => isCardDependency(report.data?.modulePath) || NODE_BUILTINS.includes(report.data?.modulePath),
 		),
 		'no-runtime-dependencies': allowing(communityRules['no-runtime-dependencies'], (report) => {
 			const names = report.node?.value?.properties?.map((property) => property.key?.value) ?? [];

@@ -43,7 +43,8 @@ const CARD_DEPENDENCIES = ['form-data', 'opusscript', 'wasm-media-encoders'];
  * scanner allows only `crypto` among Node's modules; these two are built in, not dependencies.
  */
 const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
-const ACCEPTED_IMPORTS = [...CARD_DEPENDENCIES, ...NODE_BUILTINS];
+/** A card dependency or a file inside one (opusscript's WebAssembly build: nodes/shared/encode/opusNative.ts), or a built-in. */
+const ACCEPTED_IMPORTS = [...CARD_DEPENDENCIES.map((name) => `${name}(?:/[^']*)?`), ...NODE_BUILTINS];
 const CARD_IMPORT = new RegExp(`^(Import|Require) of '(${ACCEPTED_IMPORTS.join('|')})' is not allowed`);
 
 /** The findings the design card accepts: the two rules, and only about the card's dependencies. */

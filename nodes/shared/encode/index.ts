@@ -55,8 +55,14 @@ export interface AudioEncoder {
 	 * slices. Not re-entrant: await each call before the next.
 	 */
 	write(pcm: Buffer): Promise<Buffer>;
-	/** Flushes and returns the final bytes (for WAV, the whole file). The encoder is then spent. */
+	/** Flushes and returns the final bytes (for WAV, the whole file). The encoder is then spent and freed. */
 	end(): Promise<Buffer>;
+	/**
+	 * Frees the encoder without finishing the file: for every path that gives up on the item (a
+	 * failed piece, a timeout, a cancel, Continue On Fail). Idempotent, and harmless after end(). A
+	 * write in progress stops at its next slice with an error; later calls are refused.
+	 */
+	dispose(): void;
 	/** Seconds of audio fed so far (input samples / input rate). */
 	durationSeconds(): number;
 	/** Sample rate actually encoded (Opus: 8/12/16/24/48 kHz; MP3: LAME's rates; else the input's). */
@@ -91,6 +97,8 @@ interface Writer {
 	readonly inputSamples: number;
 	write(pcm: Buffer): Promise<Buffer>;
 	end(): Promise<Buffer>;
+	/** Frees what the writer holds outside the JavaScript heap (libopus's shared memory). */
+	dispose?(): void;
 }
 
 /** Raw PCM: passed through as it arrives, whole samples only. */
@@ -148,6 +156,7 @@ class Encoder implements AudioEncoder {
 	readonly mimeType: string;
 	readonly extension: string;
 	private ended = false;
+	private disposed = false;
 	private busy = false;
 
 	constructor(
@@ -172,7 +181,16 @@ class Encoder implements AudioEncoder {
 	}
 
 	end(): Promise<Buffer> {
-		return this.run('end', () => this.writer.end()).finally(() => (this.ended = true));
+		return this.run('end', () => this.writer.end()).finally(() => {
+			this.ended = true;
+			this.dispose();
+		});
+	}
+
+	dispose(): void {
+		if (this.disposed) return;
+		this.disposed = true;
+		this.writer.dispose?.();
 	}
 
 	/**
@@ -189,6 +207,7 @@ class Encoder implements AudioEncoder {
 
 	private async run(call: string, work: () => Promise<Buffer>): Promise<Buffer> {
 		if (this.ended) throw new Error(`${call}() on an audio encoder that has already ended`);
+		if (this.disposed) throw new Error(`${call}() on an audio encoder that was disposed`);
 		if (this.busy) throw new Error(`${call}() while the previous call is still running: await each write`);
 		this.busy = true;
 		try {

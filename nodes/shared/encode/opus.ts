@@ -1,6 +1,5 @@
-import OpusScript from 'opusscript';
-
 import { OggStream, OGG_FLAGS, opusHead, opusTags } from './ogg';
+import { OpusFrameEncoder } from './opusNative';
 import { PcmInput, toFloat, toInt16 } from './pcm';
 import { Resampler } from './resample';
 import type { Slicer } from './slicer';
@@ -35,7 +34,7 @@ export class OggOpusWriter {
 	readonly outputSampleRate: number;
 	private readonly input = new PcmInput();
 	private readonly resampler: Resampler | undefined;
-	private readonly encoder: OpusScript;
+	private readonly encoder: OpusFrameEncoder;
 	private readonly ogg: OggStream;
 	private readonly frameSize: number;
 	private readonly frame: Int16Array;
@@ -52,9 +51,7 @@ export class OggOpusWriter {
 		if (this.outputSampleRate !== inputRate) this.resampler = new Resampler(inputRate, this.outputSampleRate);
 		this.frameSize = (this.outputSampleRate * FRAME_MS) / 1000;
 		this.frame = new Int16Array(this.frameSize);
-		this.encoder = new OpusScript(this.outputSampleRate as 8000 | 12000 | 16000 | 24000 | 48000, 1, OpusScript.Application.AUDIO);
-		this.encoder.setBitrate(bitRateKbps * 1000);
-		this.encoder.encoderCTL(OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE);
+		this.encoder = new OpusFrameEncoder(this.outputSampleRate, this.frameSize, bitRateKbps * 1000, [[OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE]]);
 		// A random serial number, as RFC 3533 asks, so chained or multiplexed files stay distinct.
 		this.ogg = new OggStream(Math.floor(Math.random() * 0x100000000) >>> 0);
 		this.headers = Buffer.concat([
@@ -95,8 +92,13 @@ export class OggOpusWriter {
 			await this.slicer.pause();
 		}
 		out.push(this.ogg.end(BigInt(finalGranule)));
-		this.encoder.delete();
+		this.dispose();
 		return Buffer.concat(out);
+	}
+
+	/** Frees libopus's memory for this encoder: on end, and on every path that gives up on the item. */
+	dispose(): void {
+		this.encoder.dispose();
 	}
 
 	private takeHeaders(): Buffer {
@@ -120,8 +122,7 @@ export class OggOpusWriter {
 	}
 
 	private encodeFrame(): Buffer {
-		// opusscript wants the frame's bytes (a Buffer), not an Int16Array.
-		const packet = this.encoder.encode(Buffer.from(this.frame.buffer, this.frame.byteOffset, this.frame.byteLength), this.frameSize);
+		const packet = this.encoder.encode(this.frame);
 		this.frameFill = 0;
 		this.frames++;
 		return this.ogg.add(packet, BigInt(this.frames * FRAME_48K));

@@ -129,8 +129,12 @@ export class SpeechOutput {
 		};
 	}
 
-	/** Stops writing after a failure: the partial file is discarded by n8n with the failed item. */
+	/**
+	 * Stops writing after a failure (a failed piece, a timeout, a cancel, Continue On Fail): the
+	 * encoder is freed and the partial file is discarded by n8n with the failed item.
+	 */
 	abort(): void {
+		this.encoder?.dispose();
 		if (!this.stream || this.stream.destroyed) return;
 		// The binary store's reader sees the error; when it has not attached yet (or has already
 		// stopped), the error must not become an unhandled 'error' event that crashes n8n.
