@@ -39,14 +39,30 @@ export interface SpeechRun {
 	peakExternalMiB: number;
 }
 
+/** One run of scripts/bench/opusConcurrentChild.ts. */
+export interface OpusConcurrentRun {
+	items: number;
+	seconds: number;
+	wallMs: number;
+	cpuMs: number;
+	longestGapMs: number;
+	mostAlive: number;
+	leftAlive: number;
+	checks: Array<{ item: number; own: number; other: number; seconds: number; errors: number }>;
+}
+export const OPUS_CONCURRENT_ITEMS = 10;
+export const OPUS_CONCURRENT_SECONDS = 30;
+
 export interface SpeechResult {
 	shortReps: number;
 	runs: SpeechRun[];
+	concurrent: OpusConcurrentRun[];
 	figures: Figure[];
 	loadAverage: { before: number; after: number };
 }
 
 const CHILD = path.join(__dirname, 'speechChild.ts');
+const CONCURRENT_CHILD = path.join(__dirname, 'opusConcurrentChild.ts');
 const REPO = path.resolve(__dirname, '..', '..');
 
 /** warm: one short encoding before the baseline (the encoder's one-time load is not counted). */
@@ -63,6 +79,20 @@ function runChild(format: SpeechFormat, seconds: number, warm: boolean): Promise
 				} catch {
 					reject(new Error(`${format} ${seconds} s: no result in "${stdout.slice(0, 200)}"`));
 				}
+			},
+		);
+	});
+}
+
+function runConcurrentChild(items: number, seconds: number): Promise<OpusConcurrentRun> {
+	return new Promise((resolve, reject) => {
+		execFile(
+			process.execPath,
+			['-r', 'ts-node/register/transpile-only', CONCURRENT_CHILD, String(items), String(seconds)],
+			{ cwd: REPO, timeout: 20 * 60_000, maxBuffer: 1024 * 1024 },
+			(error, stdout, stderr) => {
+				if (error) return reject(new Error(`${items} OGG/Opus items at once: ${error.message} ${stderr.trim().split('\n').slice(-3).join(' ')}`));
+				resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as OpusConcurrentRun);
 			},
 		);
 	});
@@ -90,8 +120,48 @@ export async function runSpeech(shortReps: number): Promise<SpeechResult> {
 	for (const run of runs) {
 		if (Math.abs(run.durationSeconds - run.seconds) > 1e-6) throw new Error(`${run.format}: encoded ${run.durationSeconds} s of ${run.seconds} s`);
 	}
+	const concurrent: OpusConcurrentRun[] = [];
+	for (const items of [1, OPUS_CONCURRENT_ITEMS]) {
+		const run = await runConcurrentChild(items, OPUS_CONCURRENT_SECONDS);
+		log(`speech: ${items} OGG/Opus item(s) at once, ${fmt(run.wallMs / 1000, 2)} s, longest block ${fmt(run.longestGapMs, 1)} ms`);
+		concurrent.push(run);
+	}
 	const after = os.loadavg()[0];
-	return { shortReps, runs, figures: speechFigures(runs), loadAverage: { before, after } };
+	return { shortReps, runs, concurrent, figures: [...speechFigures(runs), ...concurrentFigures(concurrent)], loadAverage: { before, after } };
+}
+
+/** 10 OGG/Opus items encoding at once against one (issue 22.1). */
+function concurrentFigures(runs: OpusConcurrentRun[]): Figure[] {
+	const one = runs.find((run) => run.items === 1);
+	const many = runs.find((run) => run.items === OPUS_CONCURRENT_ITEMS);
+	if (!one || !many) return [];
+	const throughput = (run: OpusConcurrentRun) => (run.items * run.seconds) / (run.wallMs / 1000);
+	const good = many.checks.filter((check) => check.errors === 0 && Math.abs(check.seconds - many.seconds) < 0.001 && check.own > 0.9 && check.own > check.other);
+	const worst = Math.min(...many.checks.map((check) => check.own));
+	const bestOther = Math.max(...many.checks.map((check) => check.other));
+	return [
+		{
+			section: 'speech',
+			figure: `${many.items} OGG/Opus items at once (${many.seconds} s each, 16-48 kbps): outputs that decode (libopus) to their own input`,
+			measured: `${good.length} of ${many.items} (correlation with own input ≥ ${fmt(worst, 3)}, with another item's ≤ ${fmt(bestOther, 3)}; ${many.mostAlive} encoders alive at once, ${many.leftAlive} left after)`,
+			target: `${many.items} of ${many.items}, 0 left`,
+			pass: good.length === many.items && many.leftAlive === 0,
+		},
+		{
+			section: 'speech',
+			figure: `${many.items} OGG/Opus items at once: throughput against 1 item (audio seconds per wall second)`,
+			measured: `${fmt(throughput(many) / throughput(one), 2)}× (${fmt(throughput(many), 0)}× realtime in all, against ${fmt(throughput(one), 0)}× for 1 item; ${fmt(many.wallMs / 1000, 2)} s wall, ${fmt(many.cpuMs / 1000, 2)} s CPU)`,
+			target: 'info',
+			pass: undefined,
+		},
+		{
+			section: 'speech',
+			figure: `${many.items} OGG/Opus items at once: longest event-loop block (5 ms interval's largest gap)`,
+			measured: `${fmt(many.longestGapMs, 1)} ms (1 item: ${fmt(one.longestGapMs, 1)} ms)`,
+			target: `≤ ${TARGET_BLOCK_MS} ms`,
+			pass: many.longestGapMs <= TARGET_BLOCK_MS,
+		},
+	];
 }
 
 function speechFigures(runs: SpeechRun[]): Figure[] {
@@ -171,6 +241,7 @@ export function speechMarkdown(result: SpeechResult | undefined, error: string |
 		`- Input: speech-like 24 kHz mono PCM16 (voiced stretches with a gliding 90–220 Hz pitch and six harmonics, 4 syllables a second, a pause every 6 s, noise in the unvoiced parts), 60 s generated once and fed in a loop, in ${SPEECH_CHUNK_BYTES / 1024} KiB chunks, each a fresh Buffer as from a socket, each write awaited. ${SPEECH_SHORT_SECONDS} s: ${result?.shortReps ?? 'n'} runs per format (median); ${SPEECH_LONG_SECONDS / 60} min: one run per format.`,
 		'- Speed: audio seconds / wall time from createEncoder to the last byte of end() (the time the slices spend yielding included). CPU: the process\'s user + system time over the same span.',
 		'- Event loop: a 5 ms setInterval in the same process records its largest gap between two ticks (what another execution would have waited, at worst), and perf_hooks.monitorEventLoopDelay (resolution 5 ms) gives its max and p99.',
+		`- Items at once (scripts/bench/opusConcurrentChild.ts): ${OPUS_CONCURRENT_ITEMS} OGG/Opus encoders started together in one process and fed ${OPUS_CONCURRENT_SECONDS} s each (their own offsets in the signal, bit rates 16/24/32/48 kbps) in 32 KiB chunks, interleaved on one event loop, after one warm-up encoding; then each output is decoded by ogg-opus-decoder (an independent libopus build) and correlated (lags 0-40) with its own input and with the next item's, over the first 10 s. Throughput = audio seconds encoded / wall time, against the same run with 1 item.`,
 		'- Memory: the encoded output is kept in memory (an array of the chunks write() and end() returned, as n8n\'s in-memory binary mode would), the PCM is not. Peak RSS growth = the process\'s maxRSS after end() − maxRSS just before createEncoder (the 60 s input block and ts-node are in the baseline). The 1 h runs first encode 2 s and drop them, so the baseline holds what an n8n process pays once for its first encoding of that format (loading the encoder\'s WebAssembly: V8 compiling libopus with its optimizing tier alone peaks ~16 MiB, measured with and without `--liftoff-only`); that one-time cost is its own row, from the cold 60 s runs. Heap: the largest heapUsed sampled every 50 ms − heapUsed before.',
 		'',
 		SPEECH_END,

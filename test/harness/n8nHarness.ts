@@ -111,6 +111,8 @@ export interface RunNodeOptions {
 	binaryMode?: BinaryMode;
 	/** The node's "On Error" setting. */
 	onError?: 'stopWorkflow' | 'continueRegularOutput' | 'continueErrorOutput';
+	/** When this settles, the execution is cancelled as n8n's Stop button does (WorkflowExecute's cancel). */
+	cancelWhen?: Promise<unknown>;
 }
 
 export interface NodeRunResult {
@@ -686,10 +688,12 @@ async function runNodeNow(options: RunNodeOptions, ready: () => Promise<HarnessS
 	let run: IRun | undefined;
 	let engineError: Error | undefined;
 	try {
-		run = await new WorkflowExecute(additionalData, 'manual').run({
+		const running = new WorkflowExecute(additionalData, 'manual').run({
 			workflow,
 			startNode: workflow.getNode(FIXTURE_SOURCE) ?? undefined,
 		});
+		void options.cancelWhen?.finally(() => running.cancel());
+		run = await running;
 	} catch (error) {
 		// e.g. WorkflowHasIssuesError (a required parameter is missing) is thrown synchronously.
 		engineError = error as Error;

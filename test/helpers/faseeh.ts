@@ -34,6 +34,8 @@ export interface RunOptions {
 	baseUrl?: string;
 	/** More credential fields, e.g. `{ plan: 'basic' }`. */
 	credential?: Record<string, string | number>;
+	/** Cancel the execution when this settles (see RunNodeOptions.cancelWhen). */
+	cancelWhen?: Promise<unknown>;
 }
 
 export async function runAgainst(
@@ -53,6 +55,7 @@ export async function runAgainst(
 		credentialTypes: [new FaseehApi()],
 		binaryMode: options.binaryMode,
 		onError: options.onError,
+		cancelWhen: options.cancelWhen,
 	});
 }
 
