@@ -91,7 +91,8 @@ export class RequestGate {
 
 	/** No more requests: waiting ones are refused (here and in the account's queue); those in flight finish. */
 	close(): void {
-		if (!this.isClosed) this.closer.abort();
+		// The reason is what work still running for the batch throws (see synthesizePieces).
+		if (!this.isClosed) this.closer.abort(new GateClosedError());
 		for (const waiter of this.waiting.splice(0)) waiter.reject(new GateClosedError());
 	}
 

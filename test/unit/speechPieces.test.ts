@@ -116,4 +116,62 @@ describe('synthesizePieces', () => {
 		expect(failure.description).toMatch(/^Failed at piece 5 of 20 \("النص رقم 4 وهو طويل بما يكفي ل…"\); nothing more was sent for this item\./);
 		expect(failure.context.piece).toBe(5);
 	});
+
+	it('the batch stops (another item failed, a cancel): no piece starts after it, those in flight finish, the stop reason is thrown', async () => {
+		const requested: number[] = [];
+		let inFlight = 0;
+		const batch = new AbortController();
+		const reason = new Error('The batch stopped before this request was sent');
+		const run = synthesizePieces({
+			pieces: Array.from({ length: 20 }, (_unused, i) => `piece ${i}`),
+			concurrency: 3,
+			pauseMs: 0,
+			sampleRate: 24000,
+			stopSignal: batch.signal,
+			requestPiece: async (index) => {
+				requested.push(index);
+				inFlight++;
+				if (index === 4) batch.abort(reason);
+				for (let i = 0; i < 3; i++) await tick();
+				inFlight--;
+				return pcmOf(index);
+			},
+			onPcm: async () => {},
+		});
+		await expect(run).rejects.toBe(reason);
+		expect(inFlight).toBe(0);
+		expect(requested).toEqual([0, 1, 2, 3, 4]);
+	});
+
+	it('a batch stopped before the first piece starts nothing', async () => {
+		const batch = new AbortController();
+		batch.abort(new Error('stopped'));
+		const requestPiece = jest.fn(async () => pcmOf(0));
+		await expect(
+			synthesizePieces({ pieces: ['a', 'b'], concurrency: 2, pauseMs: 0, sampleRate: 24000, stopSignal: batch.signal, requestPiece, onPcm: async () => {} }),
+		).rejects.toThrow('stopped');
+		expect(requestPiece).not.toHaveBeenCalled();
+	});
+
+	it('a piece that failed before the stop is the error thrown, not the stop', async () => {
+		const batch = new AbortController();
+		const failure = new Error('piece failed');
+		const run = synthesizePieces({
+			pieces: Array.from({ length: 6 }, (_unused, i) => `piece ${i}`),
+			concurrency: 2,
+			pauseMs: 0,
+			sampleRate: 24000,
+			stopSignal: batch.signal,
+			requestPiece: async (index) => {
+				await tick();
+				if (index === 1) {
+					throw failure;
+				}
+				batch.abort(new Error('stopped'));
+				return pcmOf(index);
+			},
+			onPcm: async () => {},
+		});
+		await expect(run).rejects.toBe(failure);
+	});
 });

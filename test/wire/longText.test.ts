@@ -164,6 +164,58 @@ describe('long texts', () => {
 		expect(wav.subarray(44).equals(expectedPcm(pieces, 250))).toBe(true);
 	});
 
+	it('Concurrency 1: a long item holds its one slot until it ends; the next long item starts after it (issue 22.3)', async () => {
+		// Growth plan (10): each item may have all 4 of its pieces in flight, but never two items at once.
+		const sandbox = await sandboxWith({ latencyMs: 40 });
+		const first = LONG.slice(0, 3600);
+		const second = LONG.slice(3600, 7200);
+		const [firstPieces, secondPieces] = [splitForSpeech(first, 1000), splitForSpeech(second, 1000)];
+		expect([firstPieces.length, secondPieces.length]).toEqual([4, 4]);
+		const result = await runAgainst(sandbox, new Faseeh(), parameters({ concurrency: 1 }), items(first, second), { credential: { plan: 'growth' } });
+		expect(result.error).toBeUndefined();
+		expect(result.items.map((item) => item.json.pieces)).toEqual([4, 4]);
+		expect(sandbox.maxInFlight).toBe(4);
+		// In input order: every piece of item 0 arrived before any piece of item 1.
+		const sent = ttsTexts(sandbox);
+		expect(sent.slice(0, 4).sort()).toEqual([...firstPieces].sort());
+		expect(sent.slice(4).sort()).toEqual([...secondPieces].sort());
+	});
+
+	it('Concurrency 2: at most two long items at once, in input order', async () => {
+		const sandbox = await sandboxWith({ latencyMs: 40 });
+		const texts = [0, 1, 2].map((k) => LONG.slice(k * 2600, (k + 1) * 2600));
+		const counts = texts.map((text) => splitForSpeech(text, 1000).length);
+		const result = await runAgainst(sandbox, new Faseeh(), parameters({ concurrency: 2 }), items(...texts), { credential: { plan: 'growth' } });
+		expect(result.error).toBeUndefined();
+		expect(sandbox.maxInFlight).toBeLessThanOrEqual(counts[0] + counts[1]);
+		// Item 2's first piece arrived after one of the first two items had all its pieces answered.
+		const sent = ttsTexts(sandbox);
+		const itemOf = (text: string) => texts.findIndex((t) => splitForSpeech(t, 1000).includes(text));
+		const firstOfItem2 = sent.findIndex((text) => itemOf(text) === 2);
+		const before = sent.slice(0, firstOfItem2).map(itemOf);
+		expect(before.filter((i) => i === 0).length === counts[0] || before.filter((i) => i === 1).length === counts[1]).toBe(true);
+	});
+
+	it('a long item that fails without Continue On Fail (404 voice) stops the run: the next long item sends nothing', async () => {
+		const sandbox = await sandboxWith({ latencyMs: 40 });
+		const params = { ...parameters({ concurrency: 1 }), voiceId: { __rl: true, mode: 'id', value: '={{ $json.voice }}' } };
+		const result = await runAgainst(
+			sandbox,
+			new Faseeh(),
+			params,
+			[
+				{ json: { text: LONG.slice(0, 3600), voice: 'no-such-voice' } },
+				{ json: { text: LONG.slice(3600, 7200), voice: VOICE } },
+			],
+			{ credential: { plan: 'growth' } },
+		);
+		expect(result.error).toBeInstanceOf(NodeApiError);
+		expect(result.error?.message).toBe('Voice not found: no-such-voice');
+		const voices = requestsTo(sandbox, 'POST', `/text-to-speech/${MODEL}`).map((request) => (request.json as { voice_id: string }).voice_id);
+		expect(voices.length).toBeGreaterThan(0);
+		expect(voices.every((voice) => voice === 'no-such-voice')).toBe(true);
+	});
+
 	it('streaming mode: raw PCM pieces are joined the same way', async () => {
 		const sandbox = await sandboxWith();
 		const text = LONG.slice(0, 3000);

@@ -2,6 +2,7 @@ import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
 import { downmixToMono } from '../audio';
+import { requestGateFor } from '../concurrency';
 import type { FaseehRequest } from '../transport';
 import { faseehAudio } from '../transport';
 import { pieceLabel, synthesizePieces } from './pieces';
@@ -26,12 +27,19 @@ export interface LongTextRequest {
  * transport (so the account's plan limit counts it, across items and executions), its answer is
  * reduced to mono PCM, and the PCM goes to `writePcm` in order with the pause between pieces. All
  * pieces must come back at the same sample rate (the first answer's). Returns that rate.
+ *
+ * The item takes one slot of Options → Concurrency, in input order, and holds it until it ends
+ * (the execution's runForEachItem frees it): its pieces share that slot. Once the batch stops
+ * (another item failed without Continue On Fail, or a cancel), no further piece starts.
  */
 export async function speakLongText(this: IExecuteFunctions, long: LongTextRequest): Promise<number> {
 	const { itemIndex, pieces } = long;
 	const total = pieces.length;
 	let sampleRate: number | undefined;
 	const logger = (this as Partial<Pick<IExecuteFunctions, 'logger'>>).logger;
+	const gate = requestGateFor(this);
+	const itemSlot = gate ? await gate.acquire(itemIndex) : undefined;
+	itemSlot?.keepUntilItemFinished();
 	logger?.info(`Faseeh: item ${itemIndex}: speaking a long text in ${total} pieces`);
 
 	await synthesizePieces({
@@ -43,7 +51,7 @@ export async function speakLongText(this: IExecuteFunctions, long: LongTextReque
 			const { answer } = await faseehAudio.call(this, {
 				...long.request,
 				body: { ...long.request.body, text: pieces[index] },
-				sharesItemSlot: true,
+				itemSlot,
 			});
 			const fail = (problem: string) =>
 				new NodeOperationError(this.getNode(), `Faseeh's audio for ${pieceLabel(index, total, pieces[index])} cannot be joined: ${problem} [item ${itemIndex}]`, {
@@ -60,6 +68,7 @@ export async function speakLongText(this: IExecuteFunctions, long: LongTextReque
 			await long.writePcm(pcm, sampleRate ?? long.requestedSampleRate);
 		},
 		log: (message) => logger?.info(`Faseeh: item ${itemIndex}: ${message}`),
+		stopSignal: gate?.closedSignal,
 	});
 	return sampleRate ?? long.requestedSampleRate;
 }

@@ -16,6 +16,7 @@
  *   change the voice's own audio (tests compare it byte for byte).
  * - The first failure stops it: no further piece is requested, the ones in flight are waited for
  *   (their answers dropped), and the lowest failed piece's error is thrown, named "piece n of N".
+ *   So does the batch's stop (`stopSignal`: another item failed, or a cancel).
  */
 
 export interface SynthesizePiecesOptions {
@@ -36,6 +37,12 @@ export interface SynthesizePiecesOptions {
 	sampleRate: number | (() => number);
 	/** Progress: called with "piece k/N done" as each piece is delivered. */
 	log?: (message: string) => void;
+	/**
+	 * The batch stopped (another item failed, or the execution was cancelled): no further piece
+	 * starts, those in flight are let finish, and the signal's reason is thrown (unless a piece
+	 * failed first: then that piece's error).
+	 */
+	stopSignal?: AbortSignal;
 }
 
 export interface SynthesizePiecesResult {
@@ -50,7 +57,7 @@ type Outcome = { ok: true; pcm: Buffer } | { ok: false; error: unknown };
 export const HELD_SPARE = 2;
 
 export async function synthesizePieces(options: SynthesizePiecesOptions): Promise<SynthesizePiecesResult> {
-	const { pieces, requestPiece, onPcm, log } = options;
+	const { pieces, requestPiece, onPcm, log, stopSignal } = options;
 	const total = pieces.length;
 	const window = Math.max(1, Math.floor(options.concurrency));
 	let pause: Buffer | undefined;
@@ -65,10 +72,12 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 	let nextToStart = 0;
 	let inFlight = 0;
 	let delivered = 0;
+	const stopped = () => failed.size > 0 || stopSignal?.aborted === true;
+	stopSignal?.addEventListener('abort', signalFailure);
 
 	/** Starts as many pieces as the window and the held-audio bound allow. */
 	const pump = () => {
-		while (nextToStart < total && failed.size === 0 && inFlight < window && nextToStart - delivered < window + HELD_SPARE) {
+		while (nextToStart < total && !stopped() && inFlight < window && nextToStart - delivered < window + HELD_SPARE) {
 			const index = nextToStart++;
 			inFlight++;
 			outcomes.set(
@@ -90,37 +99,44 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 		}
 	};
 	const stop = async (): Promise<never> => {
-		// Nothing more starts (failed is not empty); the requests in flight are let finish.
+		// Nothing more starts (stopped() holds); the requests in flight are let finish.
 		await Promise.all(outcomes.values());
-		const index = Math.min(...failed);
+		const pieceFailures = [...failed].filter((index) => index >= 0);
+		if (pieceFailures.length === 0) throw stopSignal?.reason ?? new Error('The pieces were stopped');
+		const index = Math.min(...pieceFailures);
 		const outcome = (await outcomes.get(index)) as Extract<Outcome, { ok: false }>;
 		throw namePiece(outcome.error, index, total, pieces[index]);
 	};
 
 	pump();
 	let pcmBytes = 0;
-	for (let index = 0; index < total; index++) {
-		const outcome = await Promise.race([outcomes.get(index) as Promise<Outcome>, failure]);
-		if (outcome === 'failed' || !outcome.ok) return await stop();
-		outcomes.delete(index);
-		const pcm = wholeSamples(outcome.pcm);
-		const gap = index > 0 ? pauseBuffer() : undefined;
-		const audio = gap && gap.length > 0 ? Buffer.concat([gap, pcm]) : pcm;
-		let sinkFailed = true;
-		try {
-			await onPcm(audio, index);
-			sinkFailed = false;
-		} finally {
-			if (sinkFailed) {
-				// The output could not take the audio: nothing more is requested, those in flight end.
-				failed.add(-1);
-				await Promise.all(outcomes.values());
+	try {
+		for (let index = 0; index < total; index++) {
+			if (stopped()) return await stop();
+			const outcome = await Promise.race([outcomes.get(index) as Promise<Outcome>, failure]);
+			if (outcome === 'failed' || !outcome.ok) return await stop();
+			outcomes.delete(index);
+			const pcm = wholeSamples(outcome.pcm);
+			const gap = index > 0 ? pauseBuffer() : undefined;
+			const audio = gap && gap.length > 0 ? Buffer.concat([gap, pcm]) : pcm;
+			let sinkFailed = true;
+			try {
+				await onPcm(audio, index);
+				sinkFailed = false;
+			} finally {
+				if (sinkFailed) {
+					// The output could not take the audio: nothing more is requested, those in flight end.
+					failed.add(-1);
+					await Promise.all(outcomes.values());
+				}
 			}
+			pcmBytes += audio.length;
+			delivered++;
+			log?.(`piece ${index + 1}/${total} done`);
+			pump();
 		}
-		pcmBytes += audio.length;
-		delivered++;
-		log?.(`piece ${index + 1}/${total} done`);
-		pump();
+	} finally {
+		stopSignal?.removeEventListener('abort', signalFailure);
 	}
 	return { pieces: total, pcmBytes };
 }

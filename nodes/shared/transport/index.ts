@@ -6,6 +6,7 @@ import { readAudioAnswer } from '../audio';
 import type { AudioAnswer } from '../audio';
 import { closePartStreams } from '../binary';
 import { GateClosedError, requestGateFor } from '../concurrency';
+import type { RequestSlot } from '../concurrency';
 import { credentialBaseUrl, credentialPlanLimit, DEFAULT_BASE_URL, insecureUrlReason } from './baseUrl';
 import {
 	answerError,
@@ -82,10 +83,12 @@ export interface FaseehRequest {
 	/** Audio answers: the rate of headerless PCM whose Content-Type names none (what was asked for). */
 	assumedSampleRate?: number;
 	/**
-	 * One of several requests of one item (the pieces of a long text): it takes no slot of the
-	 * execution's Concurrency (the item counts once), only of the account, and still stops with the batch.
+	 * The slot of Options → Concurrency that the item already holds, for one of several requests of
+	 * one item (the pieces of a long text): the item counts once, so the request takes no further
+	 * slot of the execution, only one of the account, in the item's place in the account's queue
+	 * (its ticket). It is still refused once the batch stopped.
 	 */
-	sharesItemSlot?: boolean;
+	itemSlot?: RequestSlot;
 }
 
 export interface FaseehAudioResponse {
@@ -149,8 +152,8 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 	let serverRetries = 0;
 
 	for (;;) {
-		const slot = gate && request.sharesItemSlot !== true ? await gate.acquire(itemIndex) : undefined;
-		ticket ??= slot?.ticket ?? takeTicket();
+		const slot = gate && request.itemSlot === undefined ? await gate.acquire(itemIndex) : undefined;
+		ticket ??= request.itemSlot?.ticket ?? slot?.ticket ?? takeTicket();
 		const queuedAt = Date.now();
 		const mustWait = limiter.inFlight >= limiter.currentLimit || limiter.waiting > 0;
 		if (mustWait) log('waiting for a free request slot of the account', { ahead: limiter.ahead(ticket), inFlight: limiter.inFlight, limit: limiter.currentLimit });
