@@ -18,21 +18,31 @@ export interface Decoded {
 }
 
 export function decodeWithLibrary(kind: 'mp3' | 'ogg', encoded: Buffer): Decoded {
+	return decodeAllWithLibrary(kind, [encoded])[0];
+}
+
+/** Several files in one decoder process (a fresh decoder each): one process start instead of many. */
+export function decodeAllWithLibrary(kind: 'mp3' | 'ogg', files: Buffer[]): Decoded[] {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-decode-'));
 	try {
-		const input = path.join(dir, `in.${kind}`);
-		const output = path.join(dir, 'out.f32');
-		fs.writeFileSync(input, encoded);
-		const json = execFileSync(process.execPath, [path.join(__dirname, 'decodeAudio.mjs'), kind, input, output], {
+		const paths = files.map((file, i) => {
+			const input = path.join(dir, `in-${i}.${kind}`);
+			fs.writeFileSync(input, file);
+			return [input, path.join(dir, `out-${i}.f32`)];
+		});
+		const json = execFileSync(process.execPath, [path.join(__dirname, 'decodeAudio.mjs'), kind, ...paths.flat()], {
 			encoding: 'utf8',
 			cwd: path.resolve(__dirname, '..', '..'),
 			timeout: 120_000,
 		});
-		const meta = JSON.parse(json) as Omit<Decoded, 'samples'>;
-		const raw = fs.readFileSync(output);
-		const samples = new Float32Array(raw.length / 4);
-		new Uint8Array(samples.buffer).set(raw);
-		return { ...meta, samples };
+		const parsed = JSON.parse(json) as Omit<Decoded, 'samples'> | Array<Omit<Decoded, 'samples'>>;
+		const metas = Array.isArray(parsed) ? parsed : [parsed];
+		return metas.map((meta, i) => {
+			const raw = fs.readFileSync(paths[i][1]);
+			const samples = new Float32Array(raw.length / 4);
+			new Uint8Array(samples.buffer).set(raw);
+			return { ...meta, samples };
+		});
 	} finally {
 		fs.rmSync(dir, { recursive: true, force: true });
 	}

@@ -170,7 +170,7 @@ describe('many OGG/Opus encoders at once', () => {
 					expect(packets(running.result as Buffer)).toEqual(packets(await encodeAlone(running.plan)));
 				}
 			}),
-			{ numRuns: 25, seed: 2212, endOnFailure: true },
+			{ numRuns: 20, seed: 2212, endOnFailure: true },
 		);
 	});
 
@@ -204,10 +204,11 @@ describe('many OGG/Opus encoders at once', () => {
 describe('an OGG/Opus encoder that is not ended', () => {
 	afterEach(() => expect(liveOpusEncoders()).toBe(0));
 
-	it('1000 items aborted after 0.2 s of audio each, then a good item: it encodes what it encodes alone', async () => {
+	it('1000 items aborted after 60 ms of audio each (3 frames encoded), then a good item: it encodes what it encodes alone', async () => {
+		const partial = pcm(3, 1440, 24000);
 		for (let i = 0; i < 1000; i++) {
 			const encoder = await createEncoder({ format: 'oggOpus', sampleRate: 24000 });
-			await encoder.write(pcm(i, 4800, 24000));
+			await encoder.write(partial);
 			encoder.dispose();
 		}
 		expect(liveOpusEncoders()).toBe(0);
