@@ -41,7 +41,7 @@ export class FaseehApi implements ICredentialType {
 			options: BASE_URL_CHOICES,
 			default: DEFAULT_BASE_URL,
 			description:
-				'The Faseeh API host. Keys are region-specific: a UAE key works only with the UAE host. Munsit is the same API under its new brand.',
+				'Where requests go. Faseeh and Munsit are one product: choose Munsit for a new credential (speech and speech-to-text with one key). UAE keys work only with the UAE host. The default stays Faseeh (Global) so that credentials saved with it keep their host.',
 		},
 		{
 			displayName: 'Custom Base URL',

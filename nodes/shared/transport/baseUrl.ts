@@ -1,14 +1,41 @@
 import type { INodePropertyOptions } from 'n8n-workflow';
 
-/** The Faseeh hosts offered in the credential (../shared/faseeh-api.md 1.2), plus a custom URL. */
+export const MUNSIT_BASE_URL = 'https://api.munsit.com/api/v1';
+export const FASEEH_GLOBAL_BASE_URL = 'https://api.faseeh.ai/api/v1';
+export const FASEEH_UAE_BASE_URL = 'https://ae.api.faseeh.ai/api/v1';
+
+/**
+ * The hosts offered in the credential (../shared/faseeh-api.md 1.2 and 9), plus a custom URL.
+ * Munsit comes first: it is the merged product's host and the only one known to serve
+ * speech-to-text, so it is the one to choose for a new credential.
+ */
 export const BASE_URL_CHOICES: INodePropertyOptions[] = [
-	{ name: 'Faseeh (Global) · https://api.faseeh.ai/api/v1', value: 'https://api.faseeh.ai/api/v1' },
-	{ name: 'Faseeh UAE Data Residency · https://ae.api.faseeh.ai/api/v1', value: 'https://ae.api.faseeh.ai/api/v1' },
-	{ name: 'Munsit (Same API, Munsit Brand) · https://api.munsit.com/api/v1', value: 'https://api.munsit.com/api/v1' },
+	{
+		name: 'Munsit · https://api.munsit.com/api/v1 (Recommended)',
+		value: MUNSIT_BASE_URL,
+		description: 'Speech, voice cloning and speech-to-text (Audio → Transcribe) with one key',
+	},
+	{
+		name: 'Faseeh (Global) · https://api.faseeh.ai/api/v1',
+		value: FASEEH_GLOBAL_BASE_URL,
+		description: 'Speech and voice cloning; speech-to-text is not known to be served here',
+	},
+	{
+		name: 'Faseeh UAE Data Residency · https://ae.api.faseeh.ai/api/v1',
+		value: FASEEH_UAE_BASE_URL,
+		description: 'For keys from the UAE dashboard, which work only here. Speech-to-text is not known to be served here.',
+	},
 	{ name: 'Custom URL', value: 'custom' },
 ];
 
-export const DEFAULT_BASE_URL = 'https://api.faseeh.ai/api/v1';
+/**
+ * What a credential without a saved Base URL uses, and so the field's default. It stays the Faseeh
+ * (Global) host although Munsit is the recommended choice: n8n's editor saves a credential field
+ * only when it differs from the field's default (1.x and 2.x: `getNodeParameters(…, returnDefaults
+ * = false)` before the save), so every credential saved with the host left at its default holds no
+ * Base URL at all, and changing the default would silently move all of them to another host.
+ */
+export const DEFAULT_BASE_URL = FASEEH_GLOBAL_BASE_URL;
 
 /**
  * The base URL a credential points at. `baseUrl` is one of the choices, or `custom` (then

@@ -339,11 +339,17 @@ export function voiceListMissingError(node: INode, error: NodeApiError, itemInde
 /** The hosts known to serve Munsit speech-to-text (shared/munsit-stt.md section 1). */
 export const STT_HOSTS = ['https://api.munsit.com/api/v1'];
 
+/** The UAE data-residency host: its keys work only there (shared/faseeh-api.md 1.2, 9). */
+export const UAE_HOST = 'ae.api.faseeh.ai';
+
 /** An STT path answered 404: the credential's host does not serve speech-to-text. */
 export function sttHostMissingError(node: INode, error: NodeApiError, baseURL: string, path: string, itemIndex?: number): NodeApiError {
+	const advice = hostName(baseURL) === UAE_HOST
+		? `Speech-to-text (Munsit) is known to be served by ${STT_HOSTS.join(', ')} only, not by the UAE data-residency host. UAE keys work only on ${UAE_HOST}, so choosing "Munsit" in this credential would need a key from the global dashboard, and the recordings would then be processed outside the UAE deployment: do that (with a second credential) only if this data may leave it.`
+		: `Speech-to-text (Munsit) is known to be served by ${STT_HOSTS.join(', ')}; the Faseeh hosts (api.faseeh.ai, ae.api.faseeh.ai) are not known to serve it. Choose "Munsit" as the Base URL in the Faseeh API credential (the same key works), or a custom URL that serves /audio/transcribe.`;
 	return faseehError(node, {
 		message: `This host does not serve speech-to-text: ${baseURL} answered 404 for POST ${path}`,
-		description: `Speech-to-text (Munsit) is known to be served by ${STT_HOSTS.join(', ')}; the Faseeh hosts (api.faseeh.ai, ae.api.faseeh.ai) are not known to serve it. Choose "Munsit" as the Base URL in the Faseeh API credential (the same key works), or a custom URL that serves /audio/transcribe. The host said: ${error.message}`,
+		description: `${advice} The host said: ${error.message}`,
 		httpCode: 404,
 		faseehCode: (error.context.errorCode as string | number | null | undefined) ?? undefined,
 		itemIndex,
@@ -380,4 +386,12 @@ export function describeStoreFailure(cause: unknown): string {
 /** Replaces file-system paths in a message with `<path>`. */
 export function redactPaths(message: string): string {
 	return message.replace(/(?<![\w:/\\])(?:[A-Za-z]:)?(?:[\\/][^\s'"`\\/,;:)]+){2,}[\\/]?/g, '<path>');
+}
+
+function hostName(url: string): string {
+	try {
+		return new URL(url).hostname.toLowerCase();
+	} catch {
+		return '';
+	}
 }
