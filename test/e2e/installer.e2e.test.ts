@@ -13,7 +13,6 @@
  * FASEEH_KEEP_LOGS=<folder> copies the queue-mode n8n logs and the npm calls n8n made there.
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -33,6 +32,8 @@ import { ensureRuntime, runtimePathEnv, runtimeSpec } from '../../scripts/lib/ru
 import type { Runtime } from '../../scripts/lib/runtime';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
 import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
+import { packageTypes, rest, restReady, runWorkflow } from './rest';
+import type { Session } from './rest';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const PACKAGE = 'n8n-nodes-faseeh';
@@ -373,28 +374,10 @@ async function waitFor(what: string, done: () => boolean, timeoutMs = 120_000): 
 
 // --- REST -------------------------------------------------------------------------------------
 
-interface Session {
-	url: string;
-	cookie: string;
-	browserId: string;
-}
-
 interface InstalledPackage {
 	packageName: string;
 	installedVersion: string;
 	installedNodes: Array<{ name: string; type: string }>;
-}
-
-/** n8n 1.x answers /healthz/readiness before its REST routes are mounted: wait for /rest/settings. */
-async function restReady(url: string): Promise<void> {
-	const deadline = Date.now() + 120_000;
-	for (;;) {
-		const res = await fetch(`${url}/rest/settings`).catch(() => undefined);
-		await res?.arrayBuffer();
-		if (res?.status === 200) return;
-		if (Date.now() > deadline) throw new Error(`${url}/rest/settings did not answer 200 within 120 s (last: HTTP ${res?.status})`);
-		await new Promise((resolve) => setTimeout(resolve, 300));
-	}
 }
 
 /** The Faseeh API credential pointing at the sandbox, created as the owner would in the editor. */
@@ -426,86 +409,9 @@ async function createCloneWorkflow(s: Session, filesDir: string, credentialId?: 
 	return created.id;
 }
 
-/** A REST call as the signed-in owner; returns n8n's `data` (throws on an HTTP error). */
-async function rest(s: Session, method: string, urlPath: string, body?: unknown): Promise<unknown> {
-	const res = await fetch(`${s.url}${urlPath}`, {
-		method,
-		headers: { cookie: s.cookie, 'browser-id': s.browserId, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-		body: body === undefined ? undefined : JSON.stringify(body),
-	});
-	const text = await res.text();
-	if (!res.ok) throw new Error(`${method} ${urlPath}: HTTP ${res.status} ${text.slice(0, 1000)}`);
-	if (!text) return undefined;
-	const parsed = JSON.parse(text) as { data?: unknown };
-	return parsed.data;
-}
-
-/** The Faseeh node types the editor would list (`/types/nodes.json`, regenerated on install). */
+/** The Faseeh node types the editor would list. */
 async function faseehTypes(s: Session): Promise<string[]> {
-	// n8n rewrites the file right after an install or update: a read in the middle of that gets a
-	// cut-off JSON (seen on 1.123.81), so read again until it parses.
-	for (let attempt = 1; ; attempt++) {
-		const res = await fetch(`${s.url}/types/nodes.json`, { headers: { cookie: s.cookie, 'browser-id': s.browserId } });
-		if (!res.ok) throw new Error(`GET /types/nodes.json: HTTP ${res.status}`);
-		const text = await res.text();
-		let types: Array<{ name: string }>;
-		try {
-			types = JSON.parse(text) as Array<{ name: string }>;
-		} catch (error) {
-			if (attempt >= 20) throw error;
-			await new Promise((resolve) => setTimeout(resolve, 500));
-			continue;
-		}
-		return [...new Set(types.map((t) => t.name).filter((name) => name.startsWith(`${PACKAGE}.`)))].sort();
-	}
-}
-
-interface WorkflowRun {
-	id?: string;
-	status: string;
-	error?: string;
-	output(node: string): Array<{ json: Record<string, unknown> }>;
-}
-
-/**
- * Runs a stored workflow as the owner (`POST /rest/workflows/:id/run`, what the editor's
- * *Execute workflow* sends) and waits for the execution to finish.
- */
-async function runWorkflow(s: Session, rt: Runtime, id: string): Promise<WorkflowRun> {
-	const workflowData = await rest(s, 'GET', `/rest/workflows/${id}`);
-	let started: { executionId?: string };
-	try {
-		started = (await rest(s, 'POST', `/rest/workflows/${id}/run`, { workflowData, triggerToStartFrom: { name: 'Start' } })) as { executionId?: string };
-	} catch (error) {
-		return { status: 'refused', error: (error as Error).message, output: () => [] };
-	}
-	if (!started?.executionId) throw new Error(`run of ${id} gave no execution id: ${JSON.stringify(started)}`);
-	const deadline = Date.now() + 120_000;
-	for (;;) {
-		const execution = (await rest(s, 'GET', `/rest/executions/${started.executionId}`)) as { status?: string; finished?: boolean; stoppedAt?: string; data?: string };
-		if (execution?.stoppedAt || ['success', 'error', 'crashed', 'canceled'].includes(execution?.status ?? '')) {
-			const data = parseFlatted(rt, execution.data ?? '[{}]') as {
-				resultData?: { error?: { message?: string }; runData?: Record<string, Array<{ data?: { main?: Array<Array<{ json: Record<string, unknown> }>> } }>> };
-			};
-			return {
-				id: started.executionId,
-				status: execution.status ?? 'unknown',
-				error: data.resultData?.error?.message,
-				output: (node) => {
-					const runs = data.resultData?.runData?.[node] ?? [];
-					return runs[runs.length - 1]?.data?.main?.[0] ?? [];
-				},
-			};
-		}
-		if (Date.now() > deadline) throw new Error(`execution ${started.executionId} did not finish in 120 s`);
-		await new Promise((resolve) => setTimeout(resolve, 300));
-	}
-}
-
-/** n8n stores execution data in `flatted` form; parse it with the flatted n8n itself ships. */
-function parseFlatted(rt: Runtime, text: string): unknown {
-	const flatted = createRequire(path.join(rt.n8nDir, 'package.json'))('flatted') as { parse(text: string): unknown };
-	return flatted.parse(text);
+	return await packageTypes(s, PACKAGE);
 }
 
 // --- Small helpers ----------------------------------------------------------------------------
