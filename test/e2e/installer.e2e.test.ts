@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import {
 	communityNodesDir,
 	createUserFolder,
+	login,
 	removeUserFolder,
 	setupOwner,
 	startN8nServer,
@@ -205,6 +206,98 @@ describe.each(RUNTIMES)('installed through the Community Nodes endpoint of $labe
 		expect(written.toString('latin1', 0, 4)).toBe('RIFF');
 		fs.rmSync(path.join(userFolder, 'files', 'first-words.wav'));
 	}
+});
+
+/**
+ * Environment-variable installation (n8n >= 2.21; n8n's docs: "Environment variable installation"),
+ * the way to install a community package on n8n 3.0's Docker-only self-hosting without a custom
+ * image: with N8N_COMMUNITY_PACKAGES_MANAGED_BY_ENV=true, `n8n start` reconciles the installed
+ * packages with the JSON list in N8N_COMMUNITY_PACKAGES (install, update to the pinned version,
+ * uninstall what is not listed) before it serves. Read in 2.41.1's source
+ * (community-packages.instance-settings-loader.js): main instances only (workers follow through the
+ * same install command as above); a package without n8n's vetted checksum needs
+ * N8N_UNVERIFIED_PACKAGES_ENABLED=true, whose default n8n 3.0 turns to false.
+ */
+describe('installed at start-up from N8N_COMMUNITY_PACKAGES (n8n 2.41.1)', () => {
+	let runtime: Runtime;
+	let userFolder: string;
+	let wrapper: NpmWrapper;
+	let server: N8nServer | undefined;
+	let session: Session;
+	const installedDir = () => path.join(communityNodesDir(userFolder), 'node_modules', PACKAGE);
+	const managedEnv = (version: string, unverified: 'true' | 'false'): Env => ({
+		N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem',
+		...installerEnv(runtime, wrapper),
+		N8N_COMMUNITY_PACKAGES_MANAGED_BY_ENV: 'true',
+		N8N_COMMUNITY_PACKAGES: JSON.stringify([{ name: PACKAGE, version }]),
+		N8N_UNVERIFIED_PACKAGES_ENABLED: unverified,
+	});
+	const stop = async () => {
+		await server?.stop();
+		if (server && fs.existsSync(server.logFile)) n8nOutput.push(fs.readFileSync(server.logFile, 'utf8'));
+		if (server) fs.rmSync(server.logFile, { force: true });
+		server = undefined;
+	};
+
+	beforeAll(async () => {
+		runtime = await ensureRuntime();
+		userFolder = await createUserFolder('faseeh-installer-env-');
+		fs.writeFileSync(path.join(userFolder, 'files', 'recording.wav'), RECORDING);
+		wrapper = await createNpmWrapper(registry.url);
+	}, 15 * 60_000);
+
+	afterAll(async () => {
+		await stop();
+		wrapper?.remove();
+		if (userFolder) await removeUserFolder(userFolder);
+	});
+
+	afterEach(() => sandbox.reset());
+
+	it('with N8N_UNVERIFIED_PACKAGES_ENABLED=false (n8n 3.0’s default) n8n refuses to start, and says why', async () => {
+		await expect(startN8nServer(runtime, userFolder, { env: managedEnv(versions.first, 'false') })).rejects.toThrow(/exited with code/);
+		const log = fs.readFileSync(path.join(userFolder, 'n8n-server.log'), 'utf8');
+		n8nOutput.push(log);
+		fs.rmSync(path.join(userFolder, 'n8n-server.log'));
+		expect(log).toContain(`N8N_COMMUNITY_PACKAGES: no checksum available for '${PACKAGE}@${versions.first}' and unverified packages are disabled`);
+		expect(fs.existsSync(installedDir())).toBe(false);
+	});
+
+	it('with it true, n8n installs the pinned version from the registry before it serves; the nodes load and the clone example runs', async () => {
+		server = await startN8nServer(runtime, userFolder, { env: managedEnv(versions.first, 'true') });
+		await restReady(server.url);
+		const owner = await setupOwner(server.url, OWNER);
+		if (!owner.cookie) throw new Error('owner setup gave no session cookie');
+		session = { url: server.url, cookie: owner.cookie, browserId: owner.browserId };
+		const listed = (await rest(session, 'GET', '/rest/community-packages')) as InstalledPackage[];
+		expect(listed.map((p) => [p.packageName, p.installedVersion])).toEqual([[PACKAGE, versions.first]]);
+		expect(await faseehTypes(session)).toEqual(EDITOR_TYPES);
+		expect(readJson(path.join(installedDir(), 'package.json')).version).toBe(versions.first);
+		expect(fs.readFileSync(server.logFile, 'utf8')).toContain(`Installed community package '${PACKAGE}@${versions.first}' from env`);
+		// n8n's npm calls came through the wrapper, from the start-up, not from a REST call.
+		expect(wrapper.calls().some((call) => call.args[0] === 'install' && call.cwd.startsWith(userFolder))).toBe(true);
+
+		const workflowId = await createCloneWorkflow(session, path.join(userFolder, 'files'), await createFaseehCredential(session));
+		const run = await runWorkflow(session, runtime, workflowId);
+		expect(run.error).toBeUndefined();
+		expect(run.status).toBe('success');
+		expect(run.output('Faseeh Voice Clone')[0]?.json.voice_id).toMatch(/^cl-/);
+	});
+
+	it('the Community Nodes endpoint is then read-only; a new pinned version and a restart update the package', async () => {
+		await expect(rest(session, 'POST', '/rest/community-packages', { name: PACKAGE, version: versions.second })).rejects.toThrow(
+			/HTTP 400 .*managed via environment variables/,
+		);
+		await stop();
+		server = await startN8nServer(runtime, userFolder, { env: managedEnv(versions.second, 'true') });
+		await restReady(server.url);
+		session = { url: server.url, ...(await login(server.url, OWNER.email, OWNER.password)) };
+		const listed = (await rest(session, 'GET', '/rest/community-packages')) as InstalledPackage[];
+		expect(listed.map((p) => [p.packageName, p.installedVersion])).toEqual([[PACKAGE, versions.second]]);
+		expect(readJson(path.join(installedDir(), 'package.json')).version).toBe(versions.second);
+		expect(await faseehTypes(session)).toEqual(EDITOR_TYPES);
+		await stop();
+	});
 });
 
 /**
