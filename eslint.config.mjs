@@ -9,7 +9,7 @@ import { n8nCommunityNodesPlugin } from '@n8n/eslint-plugin-community-nodes';
 import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
 import tseslint from 'typescript-eslint';
 
-const CARD_RUNTIME_DEPENDENCIES = ['form-data', 'opusscript', 'wasm-media-encoders'];
+const CARD_RUNTIME_DEPENDENCIES = ['form-data', 'ioredis', 'opusscript', 'wasm-media-encoders'];
 // Node's own stream and events modules: speech is written to n8n's binary store as a stream while it
 // is encoded (bounded memory), and a batch's stop signal has many listeners. Both ship with Node.
 const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
@@ -18,13 +18,22 @@ const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
 const isCardDependency = (modulePath) =>
 	typeof modulePath === 'string' && CARD_RUNTIME_DEPENDENCIES.some((name) => modulePath === name || modulePath.startsWith(`${name}/`));
 
-/** Runs `rule` but drops the reports `isAllowed` accepts. */
+// The shared account limiter's settings (README, "One plan across every worker"): the one module that
+// reads n8n's queue settings (QUEUE_BULL_REDIS_*, their _FILE forms, N8N_ENCRYPTION_KEY or n8n's
+// config file). Only there, only `fs` and the `process` global are accepted.
+const SETTINGS_MODULE = 'nodes/shared/transport/sharedLimiterSettings.ts';
+const SETTINGS_MODULE_IMPORTS = ['fs'];
+const SETTINGS_MODULE_GLOBALS = ['process'];
+const isSettingsModule = (filename) => typeof filename === 'string' && filename.replace(/\\/g, '/').endsWith(`/${SETTINGS_MODULE}`);
+
+/** Runs `rule` but drops the reports `isAllowed(report, filename)` accepts. */
 function allowing(rule, isAllowed) {
 	return {
 		...rule,
 		create(context) {
+			const filename = context.filename ?? context.getFilename?.();
 			const filtered = Object.create(context, {
-				report: { value: (descriptor) => (isAllowed(descriptor) ? undefined : context.report(descriptor)) },
+				report: { value: (descriptor) => (isAllowed(descriptor, filename) ? undefined : context.report(descriptor)) },
 			});
 			return rule.create(filtered);
 		},
@@ -36,7 +45,14 @@ const cardExceptions = {
 	rules: {
 		'no-restricted-imports': allowing(
 			communityRules['no-restricted-imports'],
-			(report) => isCardDependency(report.data?.modulePath) || NODE_BUILTINS.includes(report.data?.modulePath),
+			(report, filename) =>
+				isCardDependency(report.data?.modulePath) ||
+				NODE_BUILTINS.includes(report.data?.modulePath) ||
+				(isSettingsModule(filename) && SETTINGS_MODULE_IMPORTS.includes(report.data?.modulePath)),
+		),
+		'no-restricted-globals': allowing(
+			communityRules['no-restricted-globals'],
+			(report, filename) => isSettingsModule(filename) && SETTINGS_MODULE_GLOBALS.includes(report.data?.name),
 		),
 		'no-runtime-dependencies': allowing(communityRules['no-runtime-dependencies'], (report) => {
 			const names = report.node?.value?.properties?.map((property) => property.key?.value) ?? [];
@@ -62,6 +78,8 @@ export default tseslint.config(
 			'no-console': 'error',
 			'@n8n/community-nodes/no-restricted-imports': 'off',
 			'@n8n/community-nodes/no-runtime-dependencies': 'off',
+			'@n8n/community-nodes/no-restricted-globals': 'off',
+			'faseeh-card/no-restricted-globals': 'error',
 			'faseeh-card/no-restricted-imports': 'error',
 			'faseeh-card/no-runtime-dependencies': 'error',
 		},

@@ -250,6 +250,24 @@ export async function ensureQueueTools(log: Log = defaultLog): Promise<QueueTool
 	return { redisServer, postgresBin };
 }
 
+/**
+ * Debian's redis-server alone (with redis-tools: redis-cli), installed with apt-get when missing:
+ * for the shared limiter's wire tests, which need no Postgres. Returns the redis-server path.
+ */
+export async function ensureRedisServer(log: Log = defaultLog): Promise<string> {
+	let redisServer = findRedisServer();
+	if (!redisServer) {
+		const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+		log('installing redis-server with apt-get (the shared limiter tests need it; this happens once per machine)');
+		const aptOptions = ['-o', 'DPkg::Lock::Timeout=600', '-o', 'Dpkg::Use-Pty=0'];
+		await runStreaming([...sudo, 'apt-get', ...aptOptions, 'update'], log);
+		await runStreaming([...sudo, 'apt-get', ...aptOptions, 'install', '-y', '--no-install-recommends', 'redis-server'], log);
+		redisServer = findRedisServer();
+	}
+	if (!redisServer) throw new Error('redis-server not found after installing Debian package redis-server');
+	return redisServer;
+}
+
 /** Runs a command, every output line through `log`; throws on a non-zero exit. */
 function runStreaming(command: string[], log: Log): Promise<void> {
 	return new Promise((resolve, reject) => {
@@ -284,14 +302,17 @@ export interface RedisServer {
 	stop(): Promise<void>;
 }
 
-/** redis-server on 127.0.0.1 with a throwaway folder, no persistence. Resolves once it answers PING. */
-export async function startRedis(tools: QueueTools, opts: { port?: number } = {}): Promise<RedisServer> {
+/**
+ * redis-server on 127.0.0.1 with a throwaway folder, no persistence. Resolves once it answers PING.
+ * `args`: more server options (e.g. `--requirepass`; PING is then answered -NOAUTH, which counts).
+ */
+export async function startRedis(tools: Pick<QueueTools, 'redisServer'>, opts: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
 	const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'faseeh-redis-'));
 	const port = opts.port ?? (await findFreePort());
 	const proc = startProcess(
 		'redis-server',
 		tools.redisServer,
-		['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+		['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', ...(opts.args ?? [])],
 		{ env: process.env, cwd: dir, logFile: path.join(dir, 'redis.log') },
 	);
 	const stop = async () => {
@@ -320,7 +341,7 @@ function redisPing(port: number): Promise<boolean> {
 		socket.on('connect', () => socket.write('PING\r\n'));
 		socket.on('data', (data) => {
 			answer += data.toString('latin1');
-			if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
+			if (answer.includes('\r\n')) done(answer.startsWith('+PONG') || answer.startsWith('-NOAUTH'));
 		});
 	});
 }

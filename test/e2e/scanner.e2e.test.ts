@@ -35,8 +35,18 @@ function filesMatching(root: string, dirs: string[], extension: string, pattern:
 	return found.sort();
 }
 
-/** The card's runtime dependencies: form-data (README, "Why form-data") and the audio encoders ("Audio encoders"). */
-const CARD_DEPENDENCIES = ['form-data', 'opusscript', 'wasm-media-encoders'];
+/**
+ * The card's runtime dependencies (sorted): form-data (README, "Why form-data"), the audio encoders
+ * ("Audio encoders") and ioredis, the shared account limiter's client ("One plan across every worker").
+ */
+const CARD_DEPENDENCIES = ['form-data', 'ioredis', 'opusscript', 'wasm-media-encoders'];
+/**
+ * The one module that reads n8n's queue settings and encryption key (README, "One plan across every
+ * worker"): there, and only there, `fs` and the `process` global are accepted.
+ */
+const SETTINGS_MODULE = { source: 'nodes/shared/transport/sharedLimiterSettings.ts', compiled: 'dist/nodes/shared/transport/sharedLimiterSettings.js' };
+const SETTINGS_IMPORT = /^(Import|Require) of 'fs' is not allowed/;
+const SETTINGS_GLOBAL = /^Use of restricted global 'process' is not allowed/;
 /**
  * Node's own `stream` and `events` (README, "Audio encoders"): speech is written to n8n's binary
  * store through a PassThrough, and the batch's stop signal takes more than 10 listeners. The
@@ -47,9 +57,14 @@ const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
 const ACCEPTED_IMPORTS = [...CARD_DEPENDENCIES.map((name) => `${name}(?:/[^']*)?`), ...NODE_BUILTINS];
 const CARD_IMPORT = new RegExp(`^(Import|Require) of '(${ACCEPTED_IMPORTS.join('|')})' is not allowed`);
 
-/** The findings the design card accepts: the two rules, and only about the card's dependencies. */
+const isSettingsModule = (file: string) => file === SETTINGS_MODULE.source || file === SETTINGS_MODULE.compiled;
+
+/** The findings the design card accepts: the two rules about the card's dependencies, and the settings module's fs and process. */
 function isFormDataFinding(finding: ScanFinding, packageJson: { dependencies?: Record<string, string> }): boolean {
-	if (finding.rule === '@n8n/community-nodes/no-restricted-imports') return CARD_IMPORT.test(finding.message);
+	if (finding.rule === '@n8n/community-nodes/no-restricted-imports') {
+		return CARD_IMPORT.test(finding.message) || (isSettingsModule(finding.file) && SETTINGS_IMPORT.test(finding.message));
+	}
+	if (finding.rule === '@n8n/community-nodes/no-restricted-globals') return isSettingsModule(finding.file) && SETTINGS_GLOBAL.test(finding.message);
 	if (finding.rule === '@n8n/community-nodes/no-runtime-dependencies') {
 		return finding.file === 'package.json' && Object.keys(packageJson.dependencies ?? {}).sort().join() === CARD_DEPENDENCIES.join();
 	}
@@ -88,8 +103,9 @@ it('source leg (SOURCE_FILE_PATTERNS): only the form-data findings, one per impo
 	expect(describeAll(others)).toEqual([]);
 	expect(result.findings.every((finding) => finding.severity === 'error')).toBe(true);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual(
-		filesMatching(REPO, ['nodes', 'credentials'], '.ts', new RegExp(`^import .*from '(${ACCEPTED_IMPORTS.join('|')})';$`, 'm')),
+		[...filesMatching(REPO, ['nodes', 'credentials'], '.ts', new RegExp(`^import .*from '(${ACCEPTED_IMPORTS.join('|')})';$`, 'm')), SETTINGS_MODULE.source].sort(),
 	);
+	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-globals')).toEqual([SETTINGS_MODULE.source]);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-runtime-dependencies')).toEqual(['package.json']);
 });
 
@@ -101,7 +117,8 @@ it('tarball leg (**/*.js, package.json): only the form-data findings, one per co
 	expect(result.findings.every((finding) => finding.severity === 'error')).toBe(true);
 	const requiring = filesMatching(tarballDir, ['dist'], '.js', new RegExp(`require\\("(${ACCEPTED_IMPORTS.join('|')})"\\)`));
 	expect(requiring.length).toBeGreaterThan(0);
-	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual(requiring);
+	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual([...requiring, SETTINGS_MODULE.compiled].sort());
+	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-globals')).toEqual([SETTINGS_MODULE.compiled]);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-runtime-dependencies')).toEqual(['package.json']);
 });
 

@@ -20,7 +20,8 @@ import {
 } from './errors';
 import { backstopTimeoutMs, ProgressTimeout } from './timeout';
 import type { TimeoutPhase } from './timeout';
-import { accountLimiter, INTERACTIVE_TICKET, parseConcurrencyMaximum, takeTicket } from './limiter';
+import { INTERACTIVE_TICKET, parseConcurrencyMaximum, takeTicket } from './limiter';
+import { limiterFor } from './sharedLimiter';
 import {
 	DEFAULT_RATE_LIMIT_WAIT_SECONDS,
 	MAX_RETRIES,
@@ -137,7 +138,8 @@ async function faseehRequest(this: FaseehContext, request: FaseehRequest): Promi
 	const timeoutSeconds = request.timeoutSeconds ?? (interactive ? INTERACTIVE_TIMEOUT_SECONDS : DEFAULT_TIMEOUT_SECONDS);
 	// Every request, a person's included, takes a slot of the account: a dropdown opened during a
 	// batch must not push the account over its plan (and its 429s must not lower the batch's limit).
-	const limiter = accountLimiter(account.baseURL, account.apiKey, account.planLimit, Date.now(), account.credentialId);
+	// In queue mode the account's slots are shared by every n8n process through Redis (sharedLimiter.ts).
+	const limiter = limiterFor(account.baseURL, account.apiKey, account.planLimit, Date.now(), account.credentialId, this.logger);
 	const gate = interactive ? undefined : requestGateFor(this);
 	const cancelSignal = 'getExecutionCancelSignal' in this ? this.getExecutionCancelSignal?.() : undefined;
 	const waitLimitMs = interactive ? INTERACTIVE_QUEUE_WAIT_MS : rateLimitWaitSeconds(this, itemIndex) * 1000;
@@ -394,7 +396,7 @@ async function readAccount(this: FaseehContext, itemIndex?: number): Promise<Acc
 /** How many requests the account takes at once now (its plan, or what the limiter has learned). */
 export async function accountPieceWindow(this: IExecuteFunctions, itemIndex: number): Promise<number> {
 	const account = await readAccount.call(this, itemIndex);
-	return accountLimiter(account.baseURL, account.apiKey, account.planLimit, Date.now(), account.credentialId).currentLimit;
+	return limiterFor(account.baseURL, account.apiKey, account.planLimit, Date.now(), account.credentialId, this.logger).currentLimit;
 }
 
 /** Which saved credential this is (two credentials may hold one key with different plans). */

@@ -19,7 +19,18 @@ import { createHash, randomBytes } from 'crypto';
  * No timers: waiting requests are promises, and idle accounts are dropped lazily (see
  * accountLimiter), so nothing here keeps a process alive or grows with uptime.
  */
-export class AccountLimiter {
+/** What the transport needs of an account's limiter: this per-process one, or the shared one (sharedLimiter.ts). */
+export interface Limiter {
+	/** How many requests may be in flight now. */
+	readonly currentLimit: number;
+	readonly inFlight: number;
+	readonly waiting: number;
+	/** How many waiting requests are ahead of this ticket. */
+	ahead(ticket: number): number;
+	acquire(ticket: number, signals?: Array<AbortSignal | undefined>): Promise<LimiterPermit>;
+}
+
+export class AccountLimiter implements Limiter {
 	private active = 0;
 	private limit: number;
 	private ceiling: number;
@@ -289,7 +300,8 @@ export function accountId(baseUrl: string, apiKey: string): string {
 	return `${normalisedPool(baseUrl)}#${digest}`;
 }
 
-function normalisedPool(baseUrl: string): string {
+/** The pool of a base URL: `faseeh` for Faseeh's and Munsit's hosts, else the normalised URL. */
+export function normalisedPool(baseUrl: string): string {
 	let url: URL;
 	try {
 		url = new URL(baseUrl.trim());
