@@ -3,13 +3,18 @@
  * plan allows 2 concurrent requests, in a real n8n 2.41.1:
  * - regular mode: `n8n start` serving a published Webhook → Faseeh Voice Clone (one-step) workflow;
  * - queue mode: Postgres + Redis (Debian packages, installed with apt-get when missing), a main
- *   process and 2 workers, binary data in the database.
+ *   process and 3 workers, binary data in the database; the account limiter is shared by the workers
+ *   through that Redis (one plan across every worker), and one worker is killed mid-burst.
  * Each call must come back with its own voice, the sandbox must have created exactly one voice per
  * execution and charged one preview per execution.
  *
  * Everything (sandbox, Postgres, Redis, n8n processes, folders) is started and removed here
  * (scripts/lib/queue.ts), also when a test fails.
  */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import type { Pipeline, CloneTally, WebhookCall } from '../../scripts/lib/queue';
 import { executionsPerWorker, fireCloneWebhooks, startPipeline, tallyClones, webhookCloneWorkflow } from '../../scripts/lib/queue';
 import { ensureRuntime } from '../../scripts/lib/runtime';
@@ -75,7 +80,7 @@ function expectEveryVoiceOnce(tally: CloneTally, count: number, sandbox: FaseehS
 
 async function fire(pipeline: Pipeline, webhookPath: string, count: number, namePrefix: string) {
 	const started = Date.now();
-	const result = await fireCloneWebhooks(`${pipeline.url}/webhook/${webhookPath}`, count, { recording: RECORDING, text: TEXT, namePrefix });
+	const result = await fireCloneWebhooks(`${pipeline.url}/webhook/${webhookPath}`, count, { recording: RECORDING, text: TEXT, namePrefix, timeoutMs: 5 * 60_000 });
 	log(`${count} webhook calls to ${webhookPath}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 	return result;
 }
@@ -132,20 +137,49 @@ describe('regular mode: n8n start with published webhook workflows', () => {
 	});
 });
 
-describe('queue mode: Postgres, Redis, a main process and 2 workers, binary data in the database', () => {
-	const EXECUTIONS = 30;
+describe('queue mode: Postgres, Redis, a main process and 3 workers sharing one plan through Redis', () => {
+	const EXECUTIONS = 60;
+	const WORKERS = 3;
+	/** Per request here: long enough that n8n's own start of 60 executions is small beside the ideal. */
+	const QUEUE_LATENCY_MS = 300;
+	/** requests × latency / plan. */
+	const IDEAL_MS = (EXECUTIONS * 2 * QUEUE_LATENCY_MS) / PLAN_LIMIT;
+	/** The shared limiter's default lease (FASEEH_LIMITER_LEASE_SECONDS unset). */
+	const LEASE_MS = 15_000;
 	let pipeline: Pipeline | undefined;
-	let sandbox: FaseehSandbox;
+	const sandboxes: Record<'basic' | 'unknown' | 'kill', FaseehSandbox> = {} as never;
+	/** When each request arrived and ended at each sandbox (ms since the epoch), and how it was answered. */
+	const timelines: Record<string, Array<{ arrivedAt: number; endedAt: number; status?: number }>> = { basic: [], unknown: [], kill: [] };
 
 	beforeAll(async () => {
-		sandbox = await startSandbox({ maxConcurrent: PLAN_LIMIT, latencyMs: LATENCY_MS });
+		for (const name of ['basic', 'unknown', 'kill'] as const) {
+			sandboxes[name] = await startSandbox({
+				maxConcurrent: PLAN_LIMIT,
+				latencyMs: QUEUE_LATENCY_MS,
+				onRequestDone: (request) => {
+					const endedAt = Date.now();
+					timelines[name].push({ arrivedAt: endedAt - (request.durationMs ?? 0), endedAt, status: request.status });
+				},
+			});
+		}
 		pipeline = await startPipeline(runtime, {
 			mode: 'queue',
-			workers: 2,
-			workerConcurrency: 10,
+			workers: WORKERS,
+			workerConcurrency: 20,
 			packageDir: REPO,
-			credentials: [credential('faseehQueue', sandbox, 'basic')],
-			workflows: [webhookCloneWorkflow({ id: 'pipeQueue', path: 'clone-queue', credentialId: 'faseehQueue', credentialName: 'Faseeh faseehQueue' })],
+			credentials: [
+				credential('faseehQueueBasic', sandboxes.basic, 'basic'),
+				credential('faseehQueueUnknown', sandboxes.unknown, 'unknown'),
+				credential('faseehQueueKill', sandboxes.kill, 'basic'),
+			],
+			workflows: [
+				webhookCloneWorkflow({ id: 'pipeQueueBasic', path: 'clone-queue-basic', credentialId: 'faseehQueueBasic', credentialName: 'Faseeh faseehQueueBasic' }),
+				webhookCloneWorkflow({ id: 'pipeQueueUnknown', path: 'clone-queue-unknown', credentialId: 'faseehQueueUnknown', credentialName: 'Faseeh faseehQueueUnknown' }),
+				webhookCloneWorkflow({ id: 'pipeQueueKill', path: 'clone-queue-kill', credentialId: 'faseehQueueKill', credentialName: 'Faseeh faseehQueueKill' }),
+			],
+			// Debug: the shared limiter's state changes are in the workers' logs. A dead worker's job is
+			// noticed by n8n after its lock (10 s here instead of 60 s) and a stalled check (every 5 s).
+			env: { N8N_LOG_LEVEL: 'debug', QUEUE_WORKER_LOCK_DURATION: '10000', QUEUE_WORKER_LOCK_RENEW_TIME: '2000', QUEUE_WORKER_STALLED_INTERVAL: '5000' },
 			log,
 		});
 	}, 15 * 60_000);
@@ -155,31 +189,106 @@ describe('queue mode: Postgres, Redis, a main process and 2 workers, binary data
 			n8nOutput.push(...pipeline.cliOutput, pipeline.logs());
 			await pipeline.stop();
 		}
-		await sandbox?.stop();
+		for (const sandbox of Object.values(sandboxes)) await sandbox?.stop();
 	}, 5 * 60_000);
 
-	it(`${EXECUTIONS} concurrent executions: nothing lost, nothing cloned twice, all "success" in Postgres, both workers used`, async () => {
-		const { calls } = await fire(pipeline!, 'clone-queue', EXECUTIONS, 'Queue voice');
+	/** From the first request's arrival to the last answer at the sandbox: the part the limiter decides. */
+	function requestPhaseMs(name: string): number {
+		const timeline = timelines[name];
+		return Math.max(...timeline.map((entry) => entry.endedAt)) - Math.min(...timeline.map((entry) => entry.arrivedAt));
+	}
+
+	it(`plan "basic" (2): ${EXECUTIONS} concurrent executions on ${WORKERS} workers, every voice once, 0 × 429, at most 2 in flight, near the ideal time`, async () => {
+		const { calls, wallMs } = await fire(pipeline!, 'clone-queue-basic', EXECUTIONS, 'Shared voice');
+		const sandbox = sandboxes.basic;
 		const tally = tallyClones(calls, sandbox.requests);
 		const perWorker = executionsPerWorker(pipeline!.workers);
-		log(`queue mode: ${tally.succeeded}/${EXECUTIONS} voices, ${tally.refused429} answers 429, executions per worker ${perWorker.join(' + ')}`);
+		const phase = requestPhaseMs('basic');
+		log(
+			`queue mode, plan basic: ${tally.succeeded}/${EXECUTIONS} voices, ${tally.refused429} answers 429, max in flight ${sandbox.maxInFlight}, executions per worker ${perWorker.join(' + ')}; ` +
+				`wall ${(wallMs / 1000).toFixed(2)} s = ${(wallMs / IDEAL_MS).toFixed(3)} × ideal ${(IDEAL_MS / 1000).toFixed(1)} s, request phase ${(phase / 1000).toFixed(2)} s = ${(phase / IDEAL_MS).toFixed(3)} ×`,
+		);
+		expectEveryVoiceOnce(tally, EXECUTIONS, sandbox);
+		// The plan holds across the three workers: Faseeh never refuses, never more than 2 open.
+		expect({ refused429: tally.refused429, maxInFlight: sandbox.maxInFlight, requests: tally.requests }).toEqual({ refused429: 0, maxInFlight: PLAN_LIMIT, requests: 2 * EXECUTIONS });
+		// Every worker took executions; none ran on the main process.
+		expect(perWorker.every((count) => count > 0)).toBe(true);
+		const rows = await pipeline!.postgres!.query(`select status, count(*) from execution_entity where "workflowId" = 'pipeQueueBasic' group by status`);
+		expect(rows).toEqual([['success', String(EXECUTIONS)]]);
+		// The two slots were kept busy while executions waited on three workers: the phase in which the
+		// requests were sent took at most 1.15 × the ideal (n8n's intake of 60 uploads comes on top: logged).
+		expect(phase / IDEAL_MS).toBeLessThanOrEqual(1.15);
+		// Each worker says it shares the limiter through Redis.
+		for (const worker of pipeline!.workers) expect(fs.readFileSync(worker.logFile, 'utf8')).toContain('Faseeh: shared request limiter connected to Redis');
+		// In Redis the account is a keyed hash: the key is in no key name.
+		const redisCli = path.join(path.dirname(which('redis-server')), 'redis-cli');
+		const keys = execFileSync(redisCli, ['-p', String(pipeline!.redis!.port), '--scan'], { encoding: 'utf8' });
+		expect(keys).toMatch(/^bull:faseeh-limiter:\{[0-9a-f]{32}\}:state$/m);
+		expect(keys).not.toContain(TEST_API_KEY);
+	});
+
+	it(`plan Not Set: at most one round of 429s while the limit is learned (for all workers at once), then none`, async () => {
+		const { calls } = await fire(pipeline!, 'clone-queue-unknown', EXECUTIONS, 'Learned voice');
+		const sandbox = sandboxes.unknown;
+		const tally = tallyClones(calls, sandbox.requests);
+		log(`queue mode, plan unknown: ${tally.succeeded}/${EXECUTIONS} voices, ${tally.refused429} answers 429, max in flight ${sandbox.maxInFlight}`);
 		expectEveryVoiceOnce(tally, EXECUTIONS, sandbox);
 		expect(tally.requests).toBe(2 * EXECUTIONS + tally.refused429);
+		// The shared limit starts at 10 for the account: one round of at most 10 sent, 2 admitted.
+		expect(tally.refused429).toBeLessThanOrEqual(10 - PLAN_LIMIT);
+		// ... and every 429 belongs to that first round: none arrived after the first answer.
+		const timeline = timelines.unknown;
+		const firstAnswer = Math.min(...timeline.filter((entry) => entry.status === 200).map((entry) => entry.endedAt));
+		expect(timeline.filter((entry) => entry.status === 429 && entry.arrivedAt > firstAnswer)).toEqual([]);
+	});
 
-		// What n8n recorded: one execution per call, each a success.
-		const rows = await pipeline!.postgres!.query(`select status, mode, count(*) from execution_entity where "workflowId" = 'pipeQueue' group by status, mode`);
-		expect(rows).toEqual([['success', 'webhook', String(EXECUTIONS)]]);
-		// Both workers took executions, and nothing ran on the main process.
-		expect(perWorker.every((count) => count > 0)).toBe(true);
-		expect(perWorker.reduce((sum, count) => sum + count, 0)).toBe(EXECUTIONS);
-		// The recordings went through the database binary store (no filesystem sharing between processes).
-		const [[binaries]] = await pipeline!.postgres!.query('select count(*) from binary_data');
-		expect(Number(binaries)).toBeGreaterThanOrEqual(EXECUTIONS);
-		// Execution data in Postgres does not carry the key.
-		const [[withKey]] = await pipeline!.postgres!.query(`select count(*) from execution_data where data like '%${TEST_API_KEY}%'`);
-		expect(withKey).toBe('0');
+	it(`one worker kill -9'd mid-burst: the others go on within the lease; nothing sent twice by this package`, async () => {
+		const sandbox = sandboxes.kill;
+		const victim = pipeline!.workers[WORKERS - 1];
+		const firing = fire(pipeline!, 'clone-queue-kill', EXECUTIONS, 'Kill voice');
+		// Mid-burst: once a third of the requests were answered.
+		while (sandbox.requests.filter((request) => request.status === 200).length < (2 * EXECUTIONS) / 3) await new Promise((resolve) => setTimeout(resolve, 20));
+		const killedAt = Date.now();
+		await victim.stop('SIGKILL', 0);
+		const { calls } = await firing;
+		const tally = tallyClones(calls, sandbox.requests);
+		const answered = timelines.kill.filter((entry) => entry.status === 200);
+		// The slots the dead worker held came back within the lease: no pause longer than that.
+		const after = answered.map((entry) => entry.arrivedAt).filter((at) => at > killedAt).sort((a, b) => a - b);
+		const gaps = [after[0] - killedAt, ...after.slice(1).map((at, i) => at - after[i])];
+		const longestPauseMs = Math.max(...gaps);
+		const rows = await pipeline!.postgres!.query(`select status, count(*) from execution_entity where "workflowId" = 'pipeQueueKill' group by status order by status`);
+		const byStatus = Object.fromEntries(rows.map(([status, count]) => [status, Number(count)]));
+		log(
+			`queue mode, worker killed: ${tally.succeeded}/${EXECUTIONS} calls answered with their voice, webhook answers ${JSON.stringify(countBy(calls.map((call) => call.status)))}; ` +
+				`n8n's executions by status ${JSON.stringify(byStatus)}; ${tally.duplicateClones} duplicate clones, ${tally.refused429} answers 429, max in flight ${sandbox.maxInFlight}, longest pause after the kill ${longestPauseMs} ms`,
+		);
+		expect(after.length).toBeGreaterThan(0);
+		expect(longestPauseMs).toBeLessThan(LEASE_MS + 3_000);
+		// Nothing created twice: every voice name cloned at most once, and never more than the plan open.
+		expect(tally.duplicateClones).toBe(0);
+		expect(sandbox.maxAdmitted).toBe(PLAN_LIMIT);
+		// What n8n did with the dead worker's executions: every execution is either a success (its call
+		// got its voice) or not (n8n's own status for it); the surviving workers' all succeeded.
+		expect(Object.values(byStatus).reduce((sum, count) => sum + count, 0)).toBe(EXECUTIONS);
+		expect(byStatus.success).toBe(tally.succeeded);
+		expect(tally.succeeded).toBeGreaterThanOrEqual(EXECUTIONS / 2);
 	});
 });
+
+/** An executable on PATH or in the usual places. */
+function which(name: string): string {
+	for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin']) {
+		if (dir && fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+	}
+	throw new Error(`${name} not found`);
+}
+
+function countBy(values: Array<string | number>): Record<string, number> {
+	const counts: Record<string, number> = {};
+	for (const value of values) counts[String(value)] = (counts[String(value)] ?? 0) + 1;
+	return counts;
+}
 
 it('the API key appears nowhere in what n8n printed or logged', () => {
 	const everything = n8nOutput.join('\n');

@@ -31,8 +31,10 @@ import type { SharedLimiterChoice, SharedLimiterSettings } from './sharedLimiter
  * - The line is ordered by arrival across processes (a sequence number the account's hash hands
  *   out), a request keeps its place across its 429 retries, and dropdowns (INTERACTIVE_TICKET) go
  *   ahead of every execution. A freed slot goes to the head of the line, whichever process it is in:
- *   a process takes a slot only for its own waiters at the head, and tells the others through
- *   Redis pub/sub when a slot is free for them.
+ *   the round trip that frees it hands it on in Redis at once, and tells the owner through Redis
+ *   pub/sub (or the owner sees it at its next round trip, within a second), so a hand-over between
+ *   processes costs one round trip and one message. A waiter whose owner died holds what it was
+ *   handed until its lease runs out.
  * - The limit (plan, learned maximum, the step-down on 429 and the slow raise) is kept once for the
  *   account in Redis: what one process learns, all use.
  * - Everything an account needs happens in one Lua script (SYNC_SCRIPT) per round trip, batched per
@@ -174,6 +176,8 @@ for r = 1, nRemove do
   local id = arg()
   changed = changed + redis.call('ZREM', KEYS[2], id)
   redis.call('ZREM', KEYS[3], id)
+  -- admitted by another process before its owner gave up: the slot was never used
+  changed = changed + redis.call('ZREM', KEYS[1], id)
 end
 
 local nRenew = tonumber(arg())
@@ -204,35 +208,42 @@ for w = 1, nMine do
   redis.call('ZADD', KEYS[3], 'XX', int(now + lease), id)
 end
 
+-- The head of the line gets the free slots, whichever process it is in; the others hear it by pub/sub.
 local admitted = {}
+local others = {}
 local free = limit - redis.call('ZCARD', KEYS[1])
 if free > 0 then
   local head = redis.call('ZRANGE', KEYS[2], 0, free - 1)
   for _, id in ipairs(head) do
-    if string.sub(id, 1, #prefix) == prefix then
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('ZREM', KEYS[3], id)
-      redis.call('ZADD', KEYS[1], int(now + lease), id)
-      table.insert(admitted, id)
-    end
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('ZADD', KEYS[1], int(now + lease), id)
+    table.insert(admitted, id)
+    if string.sub(id, 1, #prefix) ~= prefix then table.insert(others, id) end
   end
-end
-local holders = redis.call('ZCARD', KEYS[1])
-local waiting = redis.call('ZCARD', KEYS[2])
-if waiting > 0 and limit - holders > 0 and (changed > 0 or #admitted > 0 or limit > limitBefore) then
-  redis.call('PUBLISH', channel, tag)
 end
 
 redis.call('HSET', KEYS[4], 'plan', plan or '', 'learned', learned or '', 'limit', limit, 'epoch', epoch, 'successes', successes)
+if #others > 0 then
+  redis.call('PUBLISH', channel, tag .. ' ' .. epoch .. ' ' .. table.concat(others, ' '))
+end
 for k = 1, 5 do redis.call('PEXPIRE', KEYS[k], idle) end
 
-local out = { limit, holders, waiting, epoch, plan or -1, learned or -1, #admitted }
-for _, id in ipairs(admitted) do table.insert(out, id) end
+local holders = redis.call('ZCARD', KEYS[1])
+local waiting = redis.call('ZCARD', KEYS[2])
+local out = { limit, holders, waiting, epoch, plan or -1, learned or -1 }
 table.insert(out, #seqs / 2)
 for _, v in ipairs(seqs) do table.insert(out, v) end
+-- Each of this process's waiters: its place in the line, -2 once it holds a slot, -1 when gone.
 for _, id in ipairs(mine) do
   local rank = redis.call('ZRANK', KEYS[2], id)
-  table.insert(out, rank or -1)
+  if rank then
+    table.insert(out, rank)
+  elseif redis.call('ZSCORE', KEYS[1], id) then
+    table.insert(out, -2)
+  else
+    table.insert(out, -1)
+  end
 end
 return out
 `;
@@ -453,9 +464,6 @@ export class SharedAccountLimiter implements Limiter {
 			learned: numbers[5],
 		};
 		let at = 6;
-		const admittedCount = numbers[at++];
-		const admitted = result.slice(at, at + admittedCount).map(String);
-		at += admittedCount;
 		const seqCount = numbers[at++];
 		const assigned = new Map<string, number>();
 		for (let k = 0; k < seqCount; k++) assigned.set(String(result[at + 2 * k]), Number(result[at + 2 * k + 1]));
@@ -464,29 +472,41 @@ export class SharedAccountLimiter implements Limiter {
 			const seq = assigned.get(waiter.id);
 			if (seq !== undefined && !waiter.interactive) this.places.set(waiter.ticket, { seq, usedAt: now });
 		}
+		const admitted: string[] = [];
 		for (const [index, waiter] of mine.entries()) {
 			const rank = numbers[at + index];
 			if (rank >= 0) this.lastAhead.set(waiter.ticket, rank);
-		}
-		for (const id of admitted) {
-			const waiter = this.waiters.get(id);
-			if (!waiter) {
-				// Aborted while this round trip was under way: the slot goes straight back.
-				this.pendingOutcomes.push({ id, kind: 'x', epoch: this.known.epoch });
+			else if (rank === -2) admitted.push(waiter.id);
+			else if (this.waiters.has(waiter.id)) {
+				// Its place ran out (this process did not renew it in time): it joins again, same seq.
+				waiter.sent = false;
+				this.pendingNew.push(waiter);
 				this.dirty = true;
-				continue;
 			}
+		}
+		this.admit(admitted, this.known.epoch, now);
+		this.hub.reportChanges(this, before, this.known, admitted.length);
+		this.forgetOldPlaces(now);
+		return undefined;
+	}
+
+	/**
+	 * Waiters of this process that hold a slot now (admitted by a round trip of this process or, as
+	 * pub/sub tells, of another). One aborted meanwhile gives its slot straight back.
+	 */
+	admit(ids: string[], epoch: number, now = Date.now()): void {
+		for (const id of ids) {
+			const waiter = this.waiters.get(id);
+			// Already taken, or given up: a given-up waiter's removal takes its slot out of Redis too.
+			if (!waiter) continue;
 			this.waiters.delete(id);
 			waiter.detach();
 			this.lastAhead.delete(waiter.ticket);
 			const place = this.places.get(waiter.ticket);
 			if (place) place.usedAt = now;
 			this.holders.add(id);
-			waiter.resolve(this.permit(id, this.known.epoch));
+			waiter.resolve(this.permit(id, epoch));
 		}
-		this.hub.reportChanges(this, before, this.known, admitted.length);
-		this.forgetOldPlaces(now);
-		return undefined;
 	}
 
 	private permit(id: string, epoch: number): LimiterPermit {
@@ -618,14 +638,22 @@ export class SharedLimiterHub {
 	/** Slots freed elsewhere: the accounts with waiters here look at the line at once. */
 	private subscribe(): void {
 		if (this.subscriber || this.closed) return;
-		const subscriber = this.client.duplicate();
+		// Its SUBSCRIBE must wait for the connection (and be sent again after a reconnect), unlike the
+		// client's commands, which fail at once while Redis is away.
+		const subscriber =
+			this.client instanceof Cluster
+				? this.client.duplicate(undefined, { enableOfflineQueue: true })
+				: this.client.duplicate({ enableOfflineQueue: true });
 		this.subscriber = subscriber;
 		subscriber.on('error', () => {
 			// The client's own error tells the story; without pub/sub the waiters still look every tick.
 		});
-		subscriber.on('message', (_channel: string, tag: string) => {
+		// "<account> <epoch> <slot id> …": slots another process handed to waiters at the head of the line.
+		subscriber.on('message', (_channel: string, message: string) => {
+			const [tag, epoch, ...ids] = message.split(' ');
 			const account = this.accounts.get(tag);
-			if (account?.active && this.mode === 'shared') account.scheduleSync();
+			const mine = ids.filter((id) => id.startsWith(this.prefix));
+			if (account && mine.length > 0 && this.mode === 'shared') account.admit(mine, Number(epoch));
 		});
 		subscriber.subscribe(this.channel).catch(() => undefined);
 	}
