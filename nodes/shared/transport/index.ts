@@ -121,7 +121,8 @@ export async function faseehAudio(
 /**
  * The one door to the network. Sends a request to Faseeh with the credential's key:
  * - it waits for a slot of the execution (Options → Concurrency, input order; see RequestGate) and
- *   of the account, shared by every execution of this process (see AccountLimiter);
+ *   of the account, shared by every execution of this process (see AccountLimiter), and in queue
+ *   mode by every n8n process through Redis (see sharedLimiter.ts);
  * - a 429 (refused, not processed) is waited out with jittered backoff until Options → Max Wait on
  *   Concurrency Limit, keeping its place in the account's queue; 5xx answers and dropped
  *   connections only when the request allows it, never after a clone was sent;

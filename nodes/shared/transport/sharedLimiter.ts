@@ -289,6 +289,7 @@ export class SharedAccountLimiter implements Limiter {
 	/** What the last round trip said (all processes together). */
 	private known = { limit: UNKNOWN_PLAN_LIMIT, holders: 0, waiting: 0, epoch: 0, plan: -1, learned: -1 };
 	private readonly lastAhead = new Map<number, number>();
+	private synced = false;
 	private syncing = false;
 	private dirty = false;
 	lastUsedAt = Date.now();
@@ -302,7 +303,8 @@ export class SharedAccountLimiter implements Limiter {
 	) {}
 
 	get currentLimit(): number {
-		return this.hub.mode === 'shared' ? this.known.limit : this.local.currentLimit;
+		// Before its first round trip the account's limit is not known here: the declared plan is.
+		return this.hub.mode === 'shared' && this.synced ? this.known.limit : this.local.currentLimit;
 	}
 
 	get inFlight(): number {
@@ -453,6 +455,7 @@ export class SharedAccountLimiter implements Limiter {
 			return error as Error;
 		}
 		this.hub.answered();
+		this.synced = true;
 		const numbers = result.map((value) => (typeof value === 'number' ? value : Number(value)));
 		const before = this.known;
 		this.known = {
@@ -541,8 +544,13 @@ export class SharedAccountLimiter implements Limiter {
 
 	/** Places of requests that have not come back for a while (they finished long ago). */
 	private forgetOldPlaces(now: number): void {
-		if (this.places.size < 1000) return;
-		for (const [ticket, place] of this.places) if (now - place.usedAt > PLAN_MEMORY_MS) this.places.delete(ticket);
+		if (this.places.size >= 1000) {
+			for (const [ticket, place] of this.places) if (now - place.usedAt > PLAN_MEMORY_MS) this.places.delete(ticket);
+		}
+		if (this.lastAhead.size >= 1000) {
+			const waiting = new Set([...this.waiters.values()].map((waiter) => waiter.ticket));
+			for (const ticket of this.lastAhead.keys()) if (!waiting.has(ticket)) this.lastAhead.delete(ticket);
+		}
 	}
 }
 
