@@ -216,10 +216,11 @@ describe('queue mode: Postgres, Redis, a main process and 3 workers sharing one 
 		const rows = await pipeline!.postgres!.query(`select status, count(*) from execution_entity where "workflowId" = 'pipeQueueBasic' group by status`);
 		expect(rows).toEqual([['success', String(EXECUTIONS)]]);
 		// The two slots were kept busy while executions waited on three workers. Speed is the bench's to
-		// measure (section "executions": target ≤ 1.15 × the ideal, wall time); on this shared machine the
-		// test only guards against hand-overs that wait (a missed pub/sub wake-up waits for the next
-		// renewal: 2.8 × the ideal here under load before that was fixed, 1.5 × after, same load).
-		expect(phase / IDEAL_MS).toBeLessThan(2);
+		// measure (section "executions": target ≤ 1.15 × the ideal, wall time), and the cost of a hand-over
+		// between processes is held by a same-run ratio in wire/sharedLimiter.test.ts; on a shared machine
+		// this only catches hand-overs that wait for the next renewal (a missed pub/sub wake-up: 2.8 × the
+		// ideal here before that was fixed, 1.3–1.75 × after, machine load 6–11 on 2 cores).
+		expect(phase / IDEAL_MS).toBeLessThan(2.5);
 		// Each worker says it shares the limiter through Redis.
 		for (const worker of pipeline!.workers) expect(fs.readFileSync(worker.logFile, 'utf8')).toContain('Faseeh: shared request limiter connected to Redis');
 		// In Redis the account is a keyed hash: the key is in no key name.
@@ -238,10 +239,14 @@ describe('queue mode: Postgres, Redis, a main process and 3 workers sharing one 
 		expect(tally.requests).toBe(2 * EXECUTIONS + tally.refused429);
 		// The shared limit starts at 10 for the account: one round of at most 10 sent, 2 admitted.
 		expect(tally.refused429).toBeLessThanOrEqual(10 - PLAN_LIMIT);
-		// ... and every 429 belongs to that first round: none among the requests after the first 10 to
-		// arrive (the shared limit was 2 from then on, in every worker).
-		const byArrival = [...timelines.unknown].sort((a, b) => a.arrivedAt - b.arrivedAt);
-		expect(byArrival.slice(10).filter((entry) => entry.status === 429)).toEqual([]);
+		// ... then none: the next burst, on every worker, finds the learned limit in Redis. (Which requests
+		// of the first burst were in its first round is decided at admission, not at arrival: under load a
+		// request admitted at the starting limit may reach the sandbox after the maximum was learned.)
+		const before = sandbox.requests.length;
+		const next = await fire(pipeline!, 'clone-queue-unknown', 20, 'Learned voice, next burst');
+		const nextRequests = sandbox.requests.slice(before);
+		expect(next.calls.filter((call) => call.status !== 200)).toEqual([]);
+		expect({ refused429: nextRequests.filter((request) => request.status === 429).length, requests: nextRequests.length }).toEqual({ refused429: 0, requests: 40 });
 	});
 
 	it(`one worker kill -9'd mid-burst: the others go on within the lease; nothing sent twice by this package`, async () => {
