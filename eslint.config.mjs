@@ -1,7 +1,7 @@
 // n8n's rule sets for community nodes (the same ones @n8n/node-cli and the verification scanner
 // apply), with exactly one exception: the design card keeps a short list of runtime dependencies:
-// `form-data` so uploads stream from n8n's binary store (see README, "Why form-data"), and the two
-// audio encoders (README, "Audio encoders"), plus Node's own `stream` and `events` modules
+// `form-data` so uploads stream from n8n's binary store (see README, "Why form-data"), the two
+// audio encoders (README, "Audio encoders") and the two audio decoders (README, "Audio decoders"), plus Node's own `stream` and `events` modules
 // (NODE_BUILTINS). Two rules are wrapped so that only their reports about those are dropped;
 // everything else they check still fails the lint.
 import eslint from '@eslint/js';
@@ -9,7 +9,7 @@ import { n8nCommunityNodesPlugin } from '@n8n/eslint-plugin-community-nodes';
 import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
 import tseslint from 'typescript-eslint';
 
-const CARD_RUNTIME_DEPENDENCIES = ['form-data', 'ioredis', 'opusscript', 'wasm-media-encoders'];
+const CARD_RUNTIME_DEPENDENCIES = ['form-data', 'ioredis', 'mpg123-decoder', 'opus-decoder', 'opusscript', 'wasm-media-encoders'];
 // Node's own stream and events modules: speech is written to n8n's binary store as a stream while it
 // is encoded (bounded memory), and a batch's stop signal has many listeners. Both ship with Node.
 const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];

@@ -2,6 +2,7 @@ import type { INodeProperties } from 'n8n-workflow';
 
 import {
 	concurrencyOption,
+	convertInputOption,
 	rateLimitWaitOption,
 	DIALECT_OPTIONS,
 	LANGUAGE_OPTIONS,
@@ -50,7 +51,8 @@ export const voiceCloneProperties: INodeProperties[] = [
 		type: 'string',
 		default: 'reference_audio_file',
 		required: true,
-		description: 'The original recording that was used for the preview, sent as reference_audio_file',
+		description:
+			'The original recording that was used for the preview, sent as reference_audio_file. A voice note (OGG/Opus, WebM/Opus, MP3) is converted to WAV first (see Options).',
 		hint: 'The name of the input binary field containing the original recording',
 	},
 	{
@@ -146,6 +148,12 @@ export const voiceCloneProperties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Option',
 		default: {},
-		options: [concurrencyOption, maxFileSizeOption, rateLimitWaitOption, timeoutOption],
+		options: [
+			concurrencyOption,
+			convertInputOption('Send WAV as it is; decode OGG/Opus, WebM/Opus and MP3 (both inputs) to WAV; send other formats (M4A …) as they are'),
+			maxFileSizeOption,
+			rateLimitWaitOption,
+			timeoutOption,
+		],
 	},
 ];

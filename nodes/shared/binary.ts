@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import { Readable } from 'stream';
 import FormData from 'form-data';
 import type { IBinaryData, IExecuteFunctions } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
@@ -61,6 +62,8 @@ export interface AudioInput {
 	format?: string;
 	/** Present for in-memory binaries (and raw PCM, which is wrapped as WAV). */
 	buffer?: Buffer;
+	/** A file the node made itself, in parts sent one after another (a converted recording: see decode/convert.ts). */
+	parts?: Buffer[];
 }
 
 /** Finds, checks and describes one audio input of one item, before any request is sent. */
@@ -263,6 +266,13 @@ export async function appendAudioPart(
 		form.append(partName, input.buffer, options);
 		return;
 	}
+	if (input.parts) {
+		// The parts are not joined (that would hold the file twice): each attempt streams them anew.
+		const parts = Readable.from(input.parts, { objectMode: false });
+		partStreams.set(form, [...(partStreams.get(form) ?? []), parts]);
+		form.append(partName, parts, options);
+		return;
+	}
 	let stream: Awaited<ReturnType<IExecuteFunctions['helpers']['getBinaryStream']>>;
 	try {
 		stream = await this.helpers.getBinaryStream(input.binary.id as string);
@@ -323,6 +333,10 @@ export async function haveSameContent(
 async function sha256(this: IExecuteFunctions, input: AudioInput): Promise<string> {
 	const hash = createHash('sha256');
 	if (input.buffer) return hash.update(input.buffer).digest('hex');
+	if (input.parts) {
+		for (const part of input.parts) hash.update(part);
+		return hash.digest('hex');
+	}
 	const stream = await this.helpers.getBinaryStream(input.binary.id as string);
 	for await (const chunk of stream) hash.update(chunk as Buffer);
 	return hash.digest('hex');

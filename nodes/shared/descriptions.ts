@@ -125,3 +125,27 @@ export const retryOnServerErrorOption: INodeProperties = {
 	description:
 		'Whether to retry 5xx answers and dropped connections with backoff. Rate-limit answers (429) are always retried.',
 };
+
+/**
+ * Options → Convert Input to WAV (README, "Voice notes in"). `auto` says what Auto does for this
+ * operation, which differs: Faseeh takes WAV, Munsit takes the voice-note formats as they are.
+ */
+export function convertInputOption(auto: string): INodeProperties {
+	return {
+		displayName: 'Convert Input to WAV',
+		name: 'convertInput',
+		type: 'options',
+		options: [
+			{ name: 'Auto', value: 'auto', description: auto },
+			{
+				name: 'Always',
+				value: 'always',
+				description: 'Decode every recording (WAV too) to 24 kHz mono 16-bit WAV before the upload; refuse a format the node cannot decode (M4A, FLAC …)',
+			},
+			{ name: 'Never', value: 'never', description: 'Send the file exactly as it is, unchecked' },
+		],
+		default: 'auto',
+		description:
+			'Voice notes (OGG/Opus from WhatsApp and Telegram, WebM/Opus from browsers, MP3) are decoded inside n8n, checked for damage and length before anything is sent',
+	};
+}

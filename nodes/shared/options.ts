@@ -1,6 +1,8 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 
 import { DEFAULT_MAX_FILE_SIZE_MB } from './binary';
+import type { ConvertMode } from './decode/convert';
+import { CONVERT_MODES } from './decode/convert';
 import { DEFAULT_TIMEOUT_SECONDS } from './transport';
 import { ParameterValidator } from './validate';
 
@@ -22,4 +24,14 @@ export function maxFileBytes(this: IExecuteFunctions, itemIndex: number): number
 		Number.MAX_SAFE_INTEGER,
 	);
 	return Math.floor(megabytes * 1024 * 1024);
+}
+
+/** Options → Convert Input to WAV, checked (default Auto). */
+export function convertMode(this: IExecuteFunctions, itemIndex: number): ConvertMode {
+	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const value = options.convertInput ?? 'auto';
+	if (!CONVERT_MODES.includes(value as ConvertMode)) {
+		throw new ParameterValidator(this.getNode(), itemIndex).fail('Convert Input to WAV', `must be Auto, Always or Never, got ${JSON.stringify(value)}`);
+	}
+	return value as ConvertMode;
 }

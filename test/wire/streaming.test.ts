@@ -50,7 +50,7 @@ let bigFile: string;
 let bigSha256: string;
 
 /** A valid 16-bit mono WAV of exactly `bytes` bytes, written in 1 MiB chunks; returns its sha256. */
-function writeWav(file: string, bytes: number): string {
+function writeWav(file: string, bytes: number, sampleRate = 24000): string {
 	const header = Buffer.alloc(44);
 	header.write('RIFF', 0, 'ascii');
 	header.writeUInt32LE(bytes - 8, 4);
@@ -58,8 +58,8 @@ function writeWav(file: string, bytes: number): string {
 	header.writeUInt32LE(16, 16);
 	header.writeUInt16LE(1, 20);
 	header.writeUInt16LE(1, 22);
-	header.writeUInt32LE(24000, 24);
-	header.writeUInt32LE(48000, 28);
+	header.writeUInt32LE(sampleRate, 24);
+	header.writeUInt32LE(sampleRate * 2, 28);
 	header.writeUInt16LE(2, 32);
 	header.writeUInt16LE(16, 34);
 	header.write('data', 36, 'ascii');
@@ -264,7 +264,8 @@ test('Faseeh Voice Clone streams a 96 MiB id-backed file: no whole-file read, bo
 
 test('Audio → Transcribe streams a 200 MiB id-backed recording: no whole-file read, bounded memory, exact bytes', async () => {
 	const sttFile = path.join(dir, 'meeting.wav');
-	const sttSha256 = writeWav(sttFile, STT_BYTES);
+	// 48 kHz, so 200 MiB is 36 minutes: speech-to-text refuses more than 60 (read from the header).
+	const sttSha256 = writeWav(sttFile, STT_BYTES, 48000);
 	try {
 		await sandbox.reset();
 		const parameters = { resource: 'audio', operation: 'transcribe', options: { maxFileSizeMb: 300 } };
@@ -272,7 +273,7 @@ test('Audio → Transcribe streams a 200 MiB id-backed recording: no whole-file 
 		const observed = await observe(() => run(measuredFromExecute(new Faseeh()), fixture, parameters));
 		expect(observed.result.error).toBeUndefined();
 		expect(typeof observed.result.items[0].json.text).toBe('string');
-		expect(observed.result.items[0].json.duration).toBeCloseTo((STT_BYTES - 44) / 48000, 1);
+		expect(observed.result.items[0].json.duration).toBeCloseTo((STT_BYTES - 44) / 96000, 1);
 
 		expect(observed.wholeReads).toEqual([]);
 		if (observed.growthMiB >= MAX_GROWTH_MIB || observed.rssGrowthMiB >= MAX_GROWTH_MIB * 2) {

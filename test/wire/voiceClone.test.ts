@@ -212,9 +212,14 @@ describe('input content decides, not only the label (issue 17.13)', () => {
 		const mp3 = Buffer.concat(Array.from({ length: 40 }, () => frame));
 		const item = cloneItem();
 		item.binary!.voice_file = { data: mp3, fileName: 'voice.bin', mimeType: 'application/octet-stream' };
-		const result = await clone({}, [item]);
+		// Sent as it is (Convert Input to WAV: Never), it goes with the type of its content; Auto
+		// recognises it the same way and sends it decoded, as a WAV (test/wire/voiceNotesIn.test.ts).
+		const result = await clone({ options: { convertInput: 'never' } }, [item]);
 		expect(result.error).toBeUndefined();
 		expect(part(requestsTo(sandbox, 'POST', '/voices/clone')[0], 'voice_file').contentType).toBe('audio/mpeg');
+		sandbox.reset();
+		expect((await clone({}, [item])).error).toBeUndefined();
+		expect(part(requestsTo(sandbox, 'POST', '/voices/clone')[0], 'voice_file')).toMatchObject({ contentType: 'audio/wav', filename: 'voice.wav' });
 	});
 
 	it('a file gone from the binary store: the parameter is named, the server path is not', async () => {

@@ -9,7 +9,8 @@ import {
 	readAudioInput,
 } from '../../shared/binary';
 import type { AudioInput } from '../../shared/binary';
-import { maxFileBytes, timeoutSeconds } from '../../shared/options';
+import { explainAsIsRefusal, FASEEH_UPLOAD_POLICY, prepareUpload } from '../../shared/decode/convert';
+import { convertMode, maxFileBytes, timeoutSeconds } from '../../shared/options';
 import { answerAsFile } from '../../shared/audio';
 import { requestVoicePreview } from '../../shared/preview';
 import { API_PATHS, faseehJson, plainDecimal } from '../../shared/transport';
@@ -80,7 +81,12 @@ export async function readCloneAudio(
 			'The voice file must be the preview Faseeh generated; the reference audio is the original recording.',
 		);
 	}
-	return { voice, reference };
+	// Checked as they came (the same-file check above), then converted: a voice note becomes a WAV.
+	const mode = convertMode.call(this, itemIndex);
+	return {
+		voice: await prepareUpload.call(this, itemIndex, voice, { ...FASEEH_UPLOAD_POLICY, mode }),
+		reference: await prepareUpload.call(this, itemIndex, reference, { ...FASEEH_UPLOAD_POLICY, mode }),
+	};
 }
 
 export async function readReferenceAudio(
@@ -127,14 +133,18 @@ export async function sendCloneRequest(
 			await appendAudioPart.call(this, form, 'reference_audio_file', reference, itemIndex);
 		});
 
-	const voiceJson = await faseehJson.call(this, {
-		method: 'POST',
-		path: API_PATHS.voiceClone,
-		body: buildForm,
-		timeoutSeconds,
-		itemIndex,
-		createsVoice: true,
-	});
+	const voiceJson = await faseehJson
+		.call(this, {
+			method: 'POST',
+			path: API_PATHS.voiceClone,
+			body: buildForm,
+			timeoutSeconds,
+			itemIndex,
+			createsVoice: true,
+		})
+		.catch((error: unknown) => {
+			throw explainAsIsRefusal(error, [voice, reference]);
+		});
 	if (
 		typeof voiceJson !== 'object' ||
 		voiceJson === null ||
@@ -176,15 +186,23 @@ export async function cloneVoice(this: IExecuteFunctions, itemIndex: number): Pr
 	const check = new ParameterValidator(this.getNode(), itemIndex);
 	check.previewText('Text', fields.text);
 	const similarity = check.numberInRange('Similarity', this.getNodeParameter('similarity', itemIndex), 0, 1);
-	const reference = await readReferenceAudio.call(this, itemIndex);
+	// The recording is converted once, for the preview and the clone.
+	const reference = await prepareUpload.call(this, itemIndex, await readReferenceAudio.call(this, itemIndex), {
+		...FASEEH_UPLOAD_POLICY,
+		mode: convertMode.call(this, itemIndex),
+	});
 	const preview = answerAsFile(
-		await requestVoicePreview.call(this, itemIndex, {
-			text: fields.text,
-			similarity,
-			model: fields.model,
-			recording: reference,
-			timeoutSeconds: timeout,
-		}),
+		await requestVoicePreview
+			.call(this, itemIndex, {
+				text: fields.text,
+				similarity,
+				model: fields.model,
+				recording: reference,
+				timeoutSeconds: timeout,
+			})
+			.catch((error: unknown) => {
+				throw explainAsIsRefusal(error, [reference]);
+			}),
 	);
 	const previewName = `${reference.fileName.replace(/\.[^.]*$/, '') || 'recording'}-preview.${preview.extension}`;
 	const voice = audioInputFromBuffer(preview.data, previewName, preview.mimeType, {

@@ -357,6 +357,26 @@ export function sttHostMissingError(node: INode, error: NodeApiError, baseURL: s
 }
 
 /** A binary could not be read from n8n's store (not Faseeh's fault, not the Base URL's). */
+/**
+ * A recording that cannot be used as it is (damaged, cut short, too long, no audio), found before
+ * any request: the parameter, the binary field and the item are named; a decoder's own stack trace
+ * never is.
+ */
+export function audioInputError(
+	node: INode,
+	parameterLabel: string,
+	field: string,
+	formatLabel: string,
+	problem: string,
+	itemIndex: number,
+	description?: string,
+): NodeOperationError {
+	return new NodeOperationError(node, `Parameter "${parameterLabel}": the ${formatLabel} recording in binary field "${field}" ${problem} [item ${itemIndex}]`, {
+		itemIndex,
+		description,
+	});
+}
+
 export function binaryReadError(node: INode, parameterLabel: string, field: string, cause: unknown, itemIndex: number): NodeOperationError {
 	return new NodeOperationError(
 		node,

@@ -5,11 +5,13 @@ import { appendAudioPart, binaryFieldParameter, multipartBody, readAudioInput } 
 import type { AudioInput } from '../../../shared/binary';
 import {
 	concurrencyOption,
+	convertInputOption,
 	maxFileSizeOption,
 	rateLimitWaitOption,
 	retryOnServerErrorOption,
 } from '../../../shared/descriptions';
-import { maxFileBytes } from '../../../shared/options';
+import { describeUpload, prepareUpload, STT_UPLOAD_POLICY } from '../../../shared/decode/convert';
+import { convertMode, maxFileBytes } from '../../../shared/options';
 import { API_PATHS, faseehJson, getBaseUrl, isFaseehStatus } from '../../../shared/transport';
 import { answerError, STT_HOSTS, sttHostMissingError, unexpectedAnswerError } from '../../../shared/transport/errors';
 import { ParameterValidator } from '../../../shared/validate';
@@ -97,7 +99,8 @@ const properties: INodeProperties[] = [
 		default: 'data',
 		required: true,
 		hint: 'The name of the input binary field containing the recording',
-		description: 'The audio to transcribe: WAV, MP3, OGG/Opus voice notes, M4A, FLAC, WEBM, AAC, AMR or WMA, under 60 minutes',
+		description:
+			'The audio to transcribe: WAV, MP3, OGG/Opus voice notes, M4A, FLAC, WEBM, AAC, AMR or WMA, under 60 minutes (see Options → Convert Input to WAV)',
 	},
 	{
 		displayName: 'Mode',
@@ -137,6 +140,9 @@ const properties: INodeProperties[] = [
 		default: {},
 		options: [
 			concurrencyOption,
+			convertInputOption(
+				'Send what Munsit takes as it is (OGG/Opus, WebM, MP3, WAV, M4A, FLAC …: smaller than a WAV), after reading its length from the file (at most 60 minutes) and checking it is whole',
+			),
 			{
 				displayName: 'Hotwords',
 				name: 'hotwords',
@@ -284,11 +290,13 @@ function refuseToolUse(this: IExecuteFunctions, itemIndex: number): void {
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
 	refuseToolUse.call(this, itemIndex);
 	const request = readRequest.call(this, itemIndex);
-	const input = await readAudioInput.call(this, itemIndex, {
+	const mode = convertMode.call(this, itemIndex);
+	const read = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Input Data Field Name',
 		...binaryFieldParameter.call(this, 'binaryPropertyName', 'Input Data Field Name', itemIndex),
 		maxBytes: maxFileBytes.call(this, itemIndex),
 	});
+	const input = await prepareUpload.call(this, itemIndex, read, { ...STT_UPLOAD_POLICY, mode });
 	const fileName = uploadFileName.call(this, itemIndex, input);
 	const upload: AudioInput = { ...input, fileName, mimeType: (input.format && FORMAT_MIME[input.format]) || input.mimeType };
 	const path = request.mode === 'diarize' ? API_PATHS.diarize : API_PATHS.transcribe;
@@ -317,7 +325,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		throw result.error;
 	}
 	const { answer } = result;
-	return [{ json: transcriptJson.call(this, itemIndex, request, answer, fileName) }];
+	return [{ json: transcriptJson.call(this, itemIndex, request, answer, fileName, describeUpload(input)) }];
 }
 
 /**
@@ -330,6 +338,7 @@ function transcriptJson(
 	request: TranscribeRequest,
 	answer: unknown,
 	fileName: string,
+	upload: IDataObject,
 ): IDataObject {
 	const data = unwrap.call(this, itemIndex, answer);
 	const transcription = data.transcription;
@@ -345,7 +354,7 @@ function transcriptJson(
 			{ itemIndex },
 		);
 	}
-	const json: IDataObject = { text, mode: request.mode, model: request.model, fileName };
+	const json: IDataObject = { text, mode: request.mode, model: request.model, fileName, input: upload };
 	if (request.mode === 'diarize') {
 		const segments = speakerSegments(data.merged);
 		if (segments) {

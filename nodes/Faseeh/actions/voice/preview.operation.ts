@@ -4,6 +4,7 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import { binaryFieldParameter, readAudioInput } from '../../../shared/binary';
 import {
 	concurrencyOption,
+	convertInputOption,
 	rateLimitWaitOption,
 	maxFileSizeOption,
 	modelProperty,
@@ -12,7 +13,8 @@ import {
 	speedOption,
 	timeoutOption,
 } from '../../../shared/descriptions';
-import { maxFileBytes, timeoutSeconds } from '../../../shared/options';
+import { describeUpload, explainAsIsRefusal, FASEEH_UPLOAD_POLICY, prepareUpload } from '../../../shared/decode/convert';
+import { convertMode, maxFileBytes, timeoutSeconds } from '../../../shared/options';
 import { requestVoicePreview } from '../../../shared/preview';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
 import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
@@ -30,7 +32,8 @@ const properties: INodeProperties[] = [
 		default: 'data',
 		required: true,
 		hint: 'The name of the input binary field containing the original recording',
-		description: 'The recording whose voice is previewed. It is passed through as the reference_audio_file output.',
+		description:
+			'The recording whose voice is previewed: WAV, or a voice note (OGG/Opus, WebM/Opus, MP3), which is converted to WAV first (see Options). It is passed through as it came as the reference_audio_file output.',
 	},
 	{
 		displayName: 'Text',
@@ -55,6 +58,7 @@ const properties: INodeProperties[] = [
 		default: {},
 		options: [
 			concurrencyOption,
+			convertInputOption('Send WAV as it is; decode OGG/Opus, WebM/Opus and MP3 to WAV; send other formats (M4A …) as they are'),
 			maxFileSizeOption,
 			rateLimitWaitOption,
 			retryOnServerErrorOption,
@@ -74,21 +78,27 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const speed = options.speed === undefined ? undefined : check.numberInRange('Speed', options.speed, 0.7, 1.2);
 	const { format, bitRateKbps } = readOutputFormat.call(this, check, itemIndex);
+	const mode = convertMode.call(this, itemIndex);
 	const recording = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Input Data Field Name',
 		...binaryFieldParameter.call(this, 'binaryPropertyName', 'Input Data Field Name', itemIndex),
 		maxBytes: maxFileBytes.call(this, itemIndex),
 	});
+	const upload = await prepareUpload.call(this, itemIndex, recording, { ...FASEEH_UPLOAD_POLICY, mode });
 
-	const answer = await requestVoicePreview.call(this, itemIndex, {
-		text,
-		similarity,
-		model,
-		speed,
-		recording,
-		timeoutSeconds: timeoutSeconds.call(this, itemIndex),
-		retryServerErrors: options.retryOnServerError === true,
-	});
+	const answer = await requestVoicePreview
+		.call(this, itemIndex, {
+			text,
+			similarity,
+			model,
+			speed,
+			recording: upload,
+			timeoutSeconds: timeoutSeconds.call(this, itemIndex),
+			retryServerErrors: options.retryOnServerError === true,
+		})
+		.catch((error: unknown) => {
+			throw explainAsIsRefusal(error, [upload]);
+		});
 	const baseName = recording.fileName.replace(/\.[^.]*$/, '') || 'recording';
 	const output = new SpeechOutput(this, { format, bitRateKbps, fileName: `${baseName}-preview`, itemIndex });
 	let written;
@@ -105,6 +115,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		...describeAudio(format, written, bitRateKbps),
 	};
 	if (speed !== undefined) json.speed = speed;
+	json.input = describeUpload(upload);
 	return [
 		{
 			json,
