@@ -11,15 +11,23 @@ export function makePcm16(durationSeconds: number, sampleRate = 24000, frequency
 		throw new RangeError('sampleRate must be a positive integer');
 	}
 	const samples = Math.round(durationSeconds * sampleRate);
-	const pcm = Buffer.alloc(samples * 2);
-	// 30% of full scale: clearly audible, never clipping.
-	const amplitude = 0.3 * 32767;
-	for (let i = 0; i < samples; i++) {
-		const value = Math.round(amplitude * Math.sin((2 * Math.PI * frequencyHz * i) / sampleRate));
-		pcm.writeInt16LE(value, i * 2);
+	// Sample i depends only on i, the rate and the frequency: the longest tone made so far for that
+	// pair is kept and its start copied (speech of many pieces in one voice was most of a test's CPU).
+	const key = `${sampleRate}/${frequencyHz}`;
+	let tone = toneCache.get(key);
+	if (!tone || tone.length < samples * 2) {
+		tone = Buffer.alloc(samples * 2);
+		// 30% of full scale: clearly audible, never clipping.
+		const amplitude = 0.3 * 32767;
+		const view = new Int16Array(tone.buffer, tone.byteOffset, samples);
+		for (let i = 0; i < samples; i++) view[i] = Math.round(amplitude * Math.sin((2 * Math.PI * frequencyHz * i) / sampleRate));
+		if (toneCache.size > 64) toneCache.clear();
+		toneCache.set(key, tone);
 	}
-	return pcm;
+	return Buffer.from(tone.subarray(0, samples * 2));
 }
+
+const toneCache = new Map<string, Buffer>();
 
 /**
  * Wraps PCM in the canonical 44-byte RIFF/WAVE header (format 1 = PCM).

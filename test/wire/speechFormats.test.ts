@@ -113,7 +113,7 @@ it('WAV stays the default, as before', async () => {
 
 describe('bad input is refused before any request', () => {
 	it.each([
-		['an unknown format', { outputFormat: 'flac' }, /^Parameter "Output Format" must be one of wav, mp3, oggOpus, pcm, got "flac" \[item 0\]$/],
+		['an unknown format', { outputFormat: 'flac' }, /^Parameter "Output Format" must be one of wav, mp3, oggOpus, pcm, whatsappVoice, telegramVoice, got "flac" \[item 0\]$/],
 		['an MP3 bit rate not offered', { outputFormat: 'mp3', mp3BitRate: 50 }, /^Parameter "Bit Rate \(Kbps\)".*MP3 bit rate must be one of .* not 50 \[item 0\]$/],
 		['an Opus bit rate out of range', { outputFormat: 'oggOpus', opusBitRate: 500 }, /^Parameter "Bit Rate \(Kbps\)".*from 8 to 128 kbps, not 500 \[item 0\]$/],
 		['an empty text', { text: '   ' }, /^Parameter "Text"/],

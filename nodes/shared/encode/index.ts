@@ -43,6 +43,8 @@ export interface EncoderOptions {
 	sampleRate: number;
 	/** MP3 and OGG/Opus only (ignored for WAV and PCM); defaults to BIT_RATES[format].default. */
 	bitRateKbps?: number;
+	/** OGG/Opus only: the rate to encode at (8, 12, 16, 24 or 48 kHz) and constrained VBR (voice-note presets). */
+	opus?: { rate?: number; constrainedVbr?: boolean };
 }
 
 export interface AudioEncoder {
@@ -235,7 +237,7 @@ export async function createEncoder(options: EncoderOptions): Promise<AudioEncod
 	await slicer.pause(true);
 	let writer: Writer;
 	if (format === 'mp3') writer = await Mp3Writer.create(sampleRate, options.bitRateKbps ?? BIT_RATES.mp3.default, slicer);
-	else if (format === 'oggOpus') writer = new OggOpusWriter(sampleRate, options.bitRateKbps ?? BIT_RATES.oggOpus.default, slicer);
+	else if (format === 'oggOpus') writer = new OggOpusWriter(sampleRate, options.bitRateKbps ?? BIT_RATES.oggOpus.default, slicer, options.opus);
 	else if (format === 'wav') writer = new WavWriter(sampleRate);
 	else writer = new PcmWriter(sampleRate);
 	await slicer.pause(true);

@@ -21,6 +21,7 @@ const FRAME_48K = (GRANULE_RATE * FRAME_MS) / 1000;
 /** Input samples handled between two chances to yield: about one frame (a fraction of a ms). */
 const PIECE_SAMPLES = 512;
 const OPUS_SET_SIGNAL = 4024;
+const OPUS_SET_VBR_CONSTRAINT = 4020;
 const OPUS_SIGNAL_VOICE = 3001;
 const EMPTY = Buffer.alloc(0);
 export const OPUS_VENDOR = 'libopus 1.4 (opusscript), n8n-nodes-faseeh';
@@ -46,16 +47,25 @@ export class OggOpusWriter {
 		private readonly inputRate: number,
 		bitRateKbps: number,
 		private readonly slicer: Slicer,
+		/**
+		 * `rate`: the Opus rate to encode at (default: the next one up from the input's);
+		 * `constrainedVbr`: libopus's constrained VBR (OPUS_SET_VBR_CONSTRAINT), whose average stays
+		 * at the bit rate over any stretch, so a file's size is bounded by bit rate × length. (Hard
+		 * CBR, OPUS_SET_VBR 0, bounds it exactly but encoded speech 2-3 times slower here.)
+		 */
+		options: { rate?: number; constrainedVbr?: boolean } = {},
 	) {
-		this.outputSampleRate = opusRateFor(inputRate);
+		this.outputSampleRate = options.rate ?? opusRateFor(inputRate);
 		if (this.outputSampleRate !== inputRate) this.resampler = new Resampler(inputRate, this.outputSampleRate);
 		this.frameSize = (this.outputSampleRate * FRAME_MS) / 1000;
 		this.frame = new Int16Array(this.frameSize);
-		this.encoder = new OpusFrameEncoder(this.outputSampleRate, this.frameSize, bitRateKbps * 1000, [[OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE]]);
+		const controls: Array<[number, number]> = [[OPUS_SET_SIGNAL, OPUS_SIGNAL_VOICE]];
+		if (options.constrainedVbr) controls.push([OPUS_SET_VBR_CONSTRAINT, 1]);
+		this.encoder = new OpusFrameEncoder(this.outputSampleRate, this.frameSize, bitRateKbps * 1000, controls);
 		// A random serial number, as RFC 3533 asks, so chained or multiplexed files stay distinct.
 		this.ogg = new OggStream(Math.floor(Math.random() * 0x100000000) >>> 0);
 		this.headers = Buffer.concat([
-			this.ogg.page([opusHead(OPUS_PRE_SKIP, inputRate)], BigInt(0), OGG_FLAGS.BOS),
+			this.ogg.page([opusHead(OPUS_PRE_SKIP, options.rate ?? inputRate)], BigInt(0), OGG_FLAGS.BOS),
 			this.ogg.page([opusTags(OPUS_VENDOR, ['ENCODER=n8n-nodes-faseeh'])], BigInt(0), 0),
 		]);
 	}

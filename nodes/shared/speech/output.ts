@@ -15,6 +15,8 @@ export interface SpeechOutputSettings {
 	/** The output file's name, extension included. */
 	fileName: string;
 	itemIndex: number;
+	/** OGG/Opus only: the rate encoded and constrained VBR (the voice-note presets). */
+	opus?: { rate?: number; constrainedVbr?: boolean };
 }
 
 export interface SpeechOutputResult {
@@ -102,6 +104,7 @@ export class SpeechOutput {
 				format: this.settings.format,
 				sampleRate,
 				bitRateKbps: this.settings.bitRateKbps,
+				opus: this.settings.opus,
 			});
 			this.open(this.encoder.mimeType);
 		}

@@ -1,5 +1,5 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { updateDisplayOptions } from 'n8n-workflow';
+import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 
 import {
 	concurrencyOption,
@@ -11,6 +11,8 @@ import {
 	timeoutOption,
 } from '../../../shared/descriptions';
 import { timeoutSeconds } from '../../../shared/options';
+import { downmixToMono } from '../../../shared/audio';
+import { VoiceNoteWriter } from '../../../shared/speech/voiceNote';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
 import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
@@ -62,7 +64,7 @@ const properties: INodeProperties[] = [
 	},
 	modelProperty('model'),
 	stabilityProperty(),
-	...outputFormatProperties('The audio file to produce. Encoded inside n8n (no ffmpeg needed).'),
+	...outputFormatProperties('The audio file to produce. Encoded inside n8n (no ffmpeg needed).', { overflow: true }),
 	{
 		displayName: 'Put Output File in Field',
 		name: 'binaryPropertyName',
@@ -167,13 +169,19 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	if (typeof options.dialect === 'string' && options.dialect !== '') body.dialect = options.dialect;
 	const maxCharacters = wholeNumber(check, 'Max Characters per Request', options.maxCharacters ?? DEFAULT_MAX_CHARACTERS, 100, 10000);
 	const pauseMs = wholeNumber(check, 'Pause Between Pieces (Ms)', options.pauseMs ?? DEFAULT_PAUSE_MS, 0, 5000);
-	const pieces = splitForSpeech(text, maxCharacters);
-
-	const { format, bitRateKbps } = readOutputFormat.call(this, check, itemIndex);
+	const { format, bitRateKbps, voiceNote } = readOutputFormat.call(this, check, itemIndex);
 	const fileName =
 		typeof options.fileName === 'string' && options.fileName.trim() !== ''
 			? options.fileName.trim()
 			: `faseeh-speech-${voiceId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+	let notes: VoiceNoteWriter | undefined;
+	if (voiceNote) {
+		const settings = { ...voiceNote, fileName, itemIndex, pauseMs };
+		VoiceNoteWriter.checkText(this, settings, text, body.speed as number | undefined, (problem, description) => check.fail('Output Format', problem, description));
+		notes = new VoiceNoteWriter(this, settings);
+	}
+	// A voice note is made of whole pieces: one piece must fit one note.
+	const pieces = splitForSpeech(text, notes ? Math.min(maxCharacters, notes.maxPieceCharacters()) : maxCharacters);
 
 	const requestedSampleRate = typeof body.sample_rate === 'number' ? body.sample_rate : undefined;
 	const request = {
@@ -185,6 +193,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		retryServerErrors: options.retryOnServerError === true,
 		assumedSampleRate: requestedSampleRate,
 	};
+	if (notes) return await speakVoiceNotes.call(this, notes, { request, pieces, itemIndex, pauseMs, requestedSampleRate, outputField, json: { voice_id: voiceId, model, streaming } });
 	const output = new SpeechOutput(this, { format, bitRateKbps, fileName, itemIndex });
 	let written;
 	try {
@@ -216,6 +225,57 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		...describeAudio(format, written, bitRateKbps),
 	};
 	return [{ json, binary: { [outputField]: written.binary } }];
+}
+
+/** Speech → Generate with a voice-note preset: one item per note (several only in split mode), in order. */
+async function speakVoiceNotes(
+	this: IExecuteFunctions,
+	notes: VoiceNoteWriter,
+	spoken: {
+		request: Parameters<typeof faseehAudio>[0];
+		pieces: string[];
+		itemIndex: number;
+		pauseMs: number;
+		requestedSampleRate?: number;
+		outputField: string;
+		json: IDataObject;
+	},
+): Promise<INodeExecutionData[]> {
+	const { pieces, itemIndex } = spoken;
+	let written;
+	try {
+		if (pieces.length > 1) {
+			let pieceIndex = 0;
+			await speakLongText.call(this, {
+				itemIndex,
+				pieces,
+				request: { ...spoken.request, body: spoken.request.body as IDataObject },
+				concurrency: await pieceConcurrency.call(this, itemIndex),
+				pauseMs: spoken.pauseMs,
+				requestedSampleRate: spoken.requestedSampleRate ?? 24000,
+				writePcm: async (pcm, rate) => await notes.add(pcm, rate, pieceIndex++),
+			});
+		} else {
+			const { answer } = await faseehAudio.call(this, { ...spoken.request, body: { ...(spoken.request.body as IDataObject), text: pieces[0] } });
+			if (answer.kind !== 'pcm') {
+				throw new NodeOperationError(this.getNode(), `Faseeh answered ${answer.mimeType} audio, which this node can keep but not make into a voice note [item ${itemIndex}]`, {
+					itemIndex,
+					description: 'Set Output Format to WAV to keep the audio as Faseeh sent it.',
+				});
+			}
+			await notes.add(downmixToMono(answer.pcm, answer.channels), answer.sampleRate, 0);
+		}
+		written = await notes.finish();
+	} finally {
+		if (!written) notes.abort();
+	}
+	return written.map((note) => {
+		const text = note.pieces.map((index) => pieces[index]).join(' ');
+		return {
+			json: { ...spoken.json, text, characters: characterCount(text), pieces: note.pieces.length, ...note.json },
+			binary: { [spoken.outputField]: note.binary },
+		};
+	});
 }
 
 function wholeNumber(check: ParameterValidator, label: string, value: unknown, min: number, max: number): number {

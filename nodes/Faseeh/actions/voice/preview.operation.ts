@@ -1,4 +1,4 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
 import { binaryFieldParameter, readAudioInput } from '../../../shared/binary';
@@ -19,6 +19,8 @@ import { requestVoicePreview } from '../../../shared/preview';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
 import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
 import { ParameterValidator } from '../../../shared/validate';
+import { downmixToMono } from '../../../shared/audio';
+import { VoiceNoteWriter } from '../../../shared/speech/voiceNote';
 
 /** Output binary names match the Faseeh Voice Clone node's defaults, so it works with no mapping. */
 export const PREVIEW_BINARY = 'voice_file';
@@ -77,7 +79,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const model = check.requiredText('Model Name or ID', this.getNodeParameter('model', itemIndex)).trim();
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const speed = options.speed === undefined ? undefined : check.numberInRange('Speed', options.speed, 0.7, 1.2);
-	const { format, bitRateKbps } = readOutputFormat.call(this, check, itemIndex);
+	const { format, bitRateKbps, voiceNote } = readOutputFormat.call(this, check, itemIndex);
 	const mode = convertMode.call(this, itemIndex);
 	const recording = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Input Data Field Name',
@@ -100,19 +102,32 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			throw explainAsIsRefusal(error, [upload]);
 		});
 	const baseName = recording.fileName.replace(/\.[^.]*$/, '') || 'recording';
-	const output = new SpeechOutput(this, { format, bitRateKbps, fileName: `${baseName}-preview`, itemIndex });
-	let written;
-	try {
-		await output.writeAnswer(answer);
-		written = await output.finish();
-	} finally {
-		if (!written) output.abort();
+	let audio: { binary: IBinaryData; json: IDataObject };
+	if (voiceNote) {
+		// A preview is a sentence: one note, to send to the speaker for approval.
+		if (answer.kind !== 'pcm') throw check.fail('Output Format', `cannot make a voice note of Faseeh's ${answer.mimeType} answer`, 'Set Output Format to WAV.');
+		const notes = new VoiceNoteWriter(this, { ...voiceNote, overflow: 'fail', fileName: `${baseName}-preview`, itemIndex, pauseMs: 0 });
+		await notes.add(downmixToMono(answer.pcm, answer.channels), answer.sampleRate, 0);
+		const [note] = await notes.finish();
+		delete note.json.note;
+		delete note.json.notes;
+		audio = { binary: note.binary, json: note.json };
+	} else {
+		const output = new SpeechOutput(this, { format, bitRateKbps, fileName: `${baseName}-preview`, itemIndex });
+		let written;
+		try {
+			await output.writeAnswer(answer);
+			written = await output.finish();
+		} finally {
+			if (!written) output.abort();
+		}
+		audio = { binary: written.binary, json: describeAudio(format, written, bitRateKbps) };
 	}
 	const json: IDataObject = {
 		text,
 		model,
 		similarity,
-		...describeAudio(format, written, bitRateKbps),
+		...audio.json,
 	};
 	if (speed !== undefined) json.speed = speed;
 	json.input = describeUpload(upload);
@@ -120,7 +135,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		{
 			json,
 			binary: {
-				[PREVIEW_BINARY]: written.binary,
+				[PREVIEW_BINARY]: audio.binary,
 				[REFERENCE_BINARY]: recording.binary,
 			},
 		},
