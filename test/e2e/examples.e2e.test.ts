@@ -27,6 +27,8 @@ import type { Runtime } from '../../scripts/lib/runtime';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
 import { submitFormAndCheckClone } from './formUpload';
 import { TEST_API_KEY, part, requestsTo, sha256, startSandbox, wavRecording } from '../helpers/faseeh';
+import { encodeNote, ffprobe, pcmToFloat, speechPcm } from '../helpers/voiceNotes';
+import { parseWav } from '../../nodes/shared/audio';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const EXAMPLES = path.join(REPO, 'examples');
@@ -215,6 +217,70 @@ it('examples/telegram-voice-reply.json under `n8n start`: a text becomes an OGG/
 		const down = Float32Array.from({ length: Math.floor(decoded.samples.length / step) }, (_u, i) => decoded.samples[Math.round(i * step)]);
 		expect(bestCorrelation(reference, down, 3000).r).toBeGreaterThan(0.8);
 	}
+});
+
+it('examples/telegram-clone-my-voice.json under `n8n start`: an OGG/Opus voice note in, a voice note in the new voice out', async () => {
+	const TEXT = 'أهلا بك، هذا صوتك الجديد يقرأ رسالة قصيرة من فصيح.';
+	const source = speechPcm(8, 24000, 11);
+	const note = encodeNote(source, 'ogg', '32k');
+	const userFolder = await createUserFolder();
+	folders.push(userFolder);
+	await installPackage(userFolder, REPO);
+	const imported = await importCredentials(runtime, userFolder, [
+		{ id: CREDENTIAL_ID, name: 'Faseeh API', type: 'faseehApi', data: { apiKey: TEST_API_KEY, baseUrl: sandbox.baseUrl } },
+	]);
+	const workflow = loadExample('telegram-clone-my-voice.json', path.join(userFolder, 'files')) as { id: string };
+	const importedWorkflow = await importWorkflow(runtime, userFolder, workflow);
+	const published = await runN8n(runtime, userFolder, ['publish:workflow', `--id=${workflow.id}`]);
+	n8nOutput.push(imported.stdout, imported.stderr, importedWorkflow.stdout, importedWorkflow.stderr, published.stdout, published.stderr);
+	expect(published.exitCode).toBe(0);
+	const server = await startN8nServer(runtime, userFolder, { env: { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem' } });
+	let response: Response | undefined;
+	let audio = Buffer.alloc(0);
+	try {
+		const deadline = Date.now() + 60_000;
+		for (;;) {
+			const form = new FormData();
+			form.append('voice', new Blob([new Uint8Array(note)], { type: 'audio/ogg' }), 'note.ogg');
+			form.append('name', 'صوت سارة');
+			form.append('text', TEXT);
+			response = await fetch(`${server.url}/webhook/faseeh-clone-my-voice`, { method: 'POST', body: form });
+			if (response.status !== 404 || Date.now() > deadline) break;
+			await new Promise((resolve) => setTimeout(resolve, 500));
+		}
+		audio = Buffer.from(await response.arrayBuffer());
+	} finally {
+		await server.stop();
+		n8nOutput.push(fs.existsSync(server.logFile) ? fs.readFileSync(server.logFile, 'utf8') : '');
+	}
+	expect({ status: response?.status, body: response?.status === 200 ? '' : audio.toString('utf8').slice(0, 500) }).toEqual({ status: 200, body: '' });
+	expect(response?.headers.get('content-type')).toMatch(/^audio\/ogg/);
+
+	// The note reached Faseeh as a 24 kHz mono WAV of the same speech, once for the preview and once for the clone.
+	const previewFile = part(requestsTo(sandbox, 'POST', '/voices/preview')[0], 'file');
+	expect(previewFile).toMatchObject({ filename: 'note.wav', contentType: 'audio/wav' });
+	const wav = parseWav(previewFile.data);
+	expect(wav).toMatchObject({ sampleRate: 24000, channels: 1, bitsPerSample: 16 });
+	const received = pcmToFloat(previewFile.data.subarray(wav!.dataOffset));
+	expect(bestCorrelation(received, pcmToFloat(source), 500, 0, received.length - 500).r).toBeGreaterThan(0.9);
+	const [clone] = requestsTo(sandbox, 'POST', '/voices/clone');
+	expect(part(clone, 'reference_audio_file').sha256).toBe(previewFile.sha256);
+	expect(clone.fields).toMatchObject({ name: 'صوت سارة' });
+
+	// The answer is spoken in the new voice and comes back as a mono OGG/Opus voice note.
+	const voice = sandbox.voices().find((candidate) => candidate.type === 'cloned' && candidate.name === 'صوت سارة');
+	expect(voice).toBeDefined();
+	const [speech] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
+	expect(speech.json).toMatchObject({ voice_id: voice?.voice_id, text: TEXT });
+	expect(ffprobe(audio)).toMatchObject({ codec: 'opus', channels: 1, formatName: 'ogg' });
+	const decoded = decodeWithLibrary('ogg', audio);
+	expect(decoded.errors).toEqual([]);
+	const pcm = synthesize(`tts\nfaseeh-v1-preview\n${voice?.voice_id}\n${TEXT}`, TEXT, 24000);
+	const reference = pcmToFloat(pcm);
+	expect(Math.abs(decoded.samplesDecoded / decoded.sampleRate - reference.length / 24000) / (reference.length / 24000)).toBeLessThan(0.01);
+	const step = decoded.sampleRate / 24000;
+	const down = Float32Array.from({ length: Math.floor(decoded.samples.length / step) }, (_u, i) => decoded.samples[Math.round(i * step)]);
+	expect(bestCorrelation(reference, down, 3000).r).toBeGreaterThan(0.8);
 });
 
 it('saving a credential tests it over https or loopback only: the key never goes over plain http to another host', async () => {

@@ -1,14 +1,14 @@
 /**
  * End-to-end: examples/arabic-voice-agent.json as shipped, published in a real `n8n start` (2.41.x
- * and 1.123.x). A voice note is POSTed to its webhook; Faseeh → Audio → Transcribe sends it to the
- * sandbox's Munsit STT, the AI Agent's OpenAI Chat Model (a local OpenAI-compatible stand-in,
+ * and 1.123.x). A WhatsApp-style OGG/Opus voice note (the sandbox's speech of a question, encoded by
+ * ffmpeg) is POSTed to its webhook; Faseeh → Audio → Transcribe sends it to the sandbox's Munsit STT
+ * as it is, the AI Agent's OpenAI Chat Model (a local OpenAI-compatible stand-in,
  * test/helpers/fakeOpenAi.ts) answers the transcript, Faseeh → Speech → Generate speaks the answer
- * and Respond to Webhook returns the OGG/Opus voice note.
+ * as a WhatsApp Voice Note and Respond to Webhook returns it.
  *
- * The voice note is the sandbox's own speech of a known question, so its transcript is that
- * question; the answer audio is the sandbox's speech of the model's answer, so transcribing it
- * gives the answer back. Checked: the model received exactly the transcript, the spoken text is
- * exactly the model's answer, the returned audio is an OGG/Opus voice note that decodes to the sandbox's speech.
+ * Checked: the note reached STT byte for byte, the model received exactly the transcript, the spoken
+ * text is exactly the model's answer, the returned audio is a mono OGG/Opus note of at most 512 KB
+ * that decodes to the sandbox's speech of the answer.
  */
 import { bestCorrelation, decodeWithLibrary, parseOggPages } from '../helpers/audio';
 import { synthesize } from '../sandbox/catalog';
@@ -29,6 +29,8 @@ import { ensureRuntime } from '../../scripts/lib/runtime';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
 import { FakeOpenAi } from '../helpers/fakeOpenAi';
 import { TEST_API_KEY, part, requestsTo, sha256, startSandbox } from '../helpers/faseeh';
+import { encodeNote } from '../helpers/voiceNotes';
+import { WHATSAPP_VOICE_LIMIT_BYTES } from '../../nodes/shared/speech/voiceNote';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const OPENAI_TEST_KEY = `sk-test-${createHash('sha256').update('faseeh voice agent e2e').digest('hex').slice(0, 32)}`;
@@ -96,7 +98,8 @@ describe.each(['2.41.x', '1.123.x'])('examples/arabic-voice-agent.json in n8n %s
 		output.push(credentials.stdout, credentials.stderr, imported.stdout, imported.stderr, activated.stdout, activated.stderr);
 		expect(activated.exitCode).toBe(0);
 
-		const voiceNote = await sandboxSpeech(QUESTION);
+		// The question as a WhatsApp-style voice note: OGG/Opus made by ffmpeg from the sandbox's speech.
+		const voiceNote = encodeNote((await sandboxSpeech(QUESTION)).subarray(44), 'ogg', '24k');
 		const server = await startN8nServer(runtime, userFolder, { env: { N8N_DEFAULT_BINARY_DATA_MODE: 'filesystem' } });
 		let response: Response | undefined;
 		let audio = Buffer.alloc(0);
@@ -106,7 +109,7 @@ describe.each(['2.41.x', '1.123.x'])('examples/arabic-voice-agent.json in n8n %s
 			const deadline = Date.now() + 60_000;
 			for (;;) {
 				const form = new FormData();
-				form.append('voice', new Blob([new Uint8Array(voiceNote)], { type: 'audio/wav' }), 'question.wav');
+				form.append('voice', new Blob([new Uint8Array(voiceNote)], { type: 'audio/ogg' }), 'question.ogg');
 				response = await fetch(url, { method: 'POST', body: form });
 				if (response.status !== 404 || Date.now() > deadline) break;
 				await new Promise((resolve) => setTimeout(resolve, 500));
@@ -119,13 +122,13 @@ describe.each(['2.41.x', '1.123.x'])('examples/arabic-voice-agent.json in n8n %s
 		expect({ status: response?.status, body: response?.status === 200 ? '' : audio.toString('utf8').slice(0, 500) }).toEqual({ status: 200, body: '' });
 		expect(response?.headers.get('content-type')).toMatch(/^audio\/ogg/);
 
-		// Hop 1: the voice note reached Munsit STT as sent; its transcript is the question.
+		// Hop 1: the voice note reached Munsit STT as sent (Munsit takes .ogg: Auto sends it as it is).
 		const [stt] = requestsTo(sandbox, 'POST', '/audio/transcribe');
 		expect(stt.status).toBe(200);
-		expect(part(stt, 'file')).toMatchObject({ filename: 'question.wav', contentType: 'audio/wav', sha256: sha256(voiceNote) });
+		expect(part(stt, 'file')).toMatchObject({ filename: 'question.ogg', contentType: 'audio/ogg', sha256: sha256(voiceNote) });
 		expect(stt.fields).toMatchObject({ model: 'munsit', return_timestamps: 'true' });
-		const transcript = sandbox.transcripts().get(sha256(voiceNote));
-		expect(transcript).toBe(QUESTION);
+		const transcript = sandbox.transcripts().get(sha256(voiceNote)) as string;
+		expect(typeof transcript).toBe('string');
 
 		// Hop 2: the model received exactly that transcript as the user's message.
 		expect(openAi.completions.length).toBeGreaterThanOrEqual(1);
@@ -136,17 +139,18 @@ describe.each(['2.41.x', '1.123.x'])('examples/arabic-voice-agent.json in n8n %s
 		// (The first request is the test's own, which made the voice note.)
 		const speech = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview').filter((request) => request.headers['user-agent'] === 'n8n');
 		expect(speech).toHaveLength(1);
-		expect(speech[0].json).toEqual({ voice_id: 'ar-hijazi-female-1', text: answerTo(QUESTION), stability: 0.5, streaming: false });
+		expect(speech[0].json).toEqual({ voice_id: 'ar-hijazi-female-1', text: answerTo(transcript), stability: 0.5, streaming: false });
 
-		// Hop 4: the webhook answered with that speech as an OGG/Opus voice note that libopus decodes to
-		// the sandbox's speech of the answer (same length within 1 %, same sound).
+		// Hop 4: the webhook answered with that speech as a WhatsApp voice note (mono OGG/Opus, at most
+		// 512 KB) that libopus decodes to the sandbox's speech of the answer (same length within 1 %, same sound).
+		expect(audio.length).toBeLessThanOrEqual(WHATSAPP_VOICE_LIMIT_BYTES);
 		const pages = parseOggPages(audio);
 		expect(pages[0].packets[0].subarray(0, 8).toString('latin1')).toBe('OpusHead');
 		expect(pages[0].packets[0][9]).toBe(1);
 		expect(pages.every((page) => page.crc === page.crcComputed)).toBe(true);
 		const decoded = decodeWithLibrary('ogg', audio);
 		expect(decoded.errors).toEqual([]);
-		const answer = answerTo(QUESTION);
+		const answer = answerTo(transcript);
 		const pcm = synthesize(`tts\nfaseeh-v1-preview\nar-hijazi-female-1\n${answer}`, answer, 24000);
 		const reference = Float32Array.from({ length: pcm.length / 2 }, (_u, i) => pcm.readInt16LE(i * 2) / 32768);
 		expect(Math.abs(decoded.samplesDecoded / decoded.sampleRate - reference.length / 24000) / (reference.length / 24000)).toBeLessThan(0.01);
