@@ -102,7 +102,7 @@ export function log(line: string): void {
 
 /** One row of the result table. */
 export interface Figure {
-	section: 'throughput' | 'memory' | 'overhead' | 'executions' | 'transcribe' | 'speech';
+	section: 'throughput' | 'memory' | 'overhead' | 'executions' | 'transcribe' | 'speech' | 'voicenotes';
 	figure: string;
 	measured: string;
 	target: string;

@@ -3,7 +3,7 @@
  * writes docs/benchmarks.md.
  *
  *   node -r ts-node/register/transpile-only scripts/bench/index.ts
- *     [--only throughput|memory|overhead|executions|transcribe|speech]
+ *     [--only throughput|memory|overhead|executions|transcribe|speech|voicenotes]
  *                                           run one section (docs/benchmarks.md is then not written,
  *                                           except for executions: its own part of it is replaced)
  *     [--reps N]                            runs per throughput configuration (default 3)
@@ -30,10 +30,11 @@ import { replaceSpeechSection, runSpeech, speechMarkdown } from './speech';
 import { replaceSpeechLongTextSection, runSpeechLongText, speechLongTextMarkdown } from './speechLongText';
 import { runThroughput } from './throughput';
 import { replaceTranscribeSection, runTranscribe, transcribeMarkdown } from './transcribe';
+import { replaceVoiceNotesSection, runVoiceNotes, voiceNotesMarkdown } from './voiceNotes';
 import { cleanupHarness } from '../../test/harness/n8nHarness';
 import { killAllStarted } from '../lib/queue';
 
-const SECTIONS = ['throughput', 'memory', 'overhead', 'executions', 'transcribe', 'speech'] as const;
+const SECTIONS = ['throughput', 'memory', 'overhead', 'executions', 'transcribe', 'speech', 'voicenotes'] as const;
 type Section = (typeof SECTIONS)[number];
 const DOCS_FILE = path.resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
 
@@ -120,6 +121,7 @@ async function main(): Promise<number> {
 	if (wanted('transcribe')) await attempt('transcribe', async () => void (results.transcribe = await runTranscribe(options.reps)));
 	if (wanted('speech')) await attempt('speech', async () => void (results.speech = await runSpeech(options.speechReps)));
 	if (wanted('speech')) await attempt('speech: long texts', async () => void (results.speechLongText = await runSpeechLongText(options.reps)));
+	if (wanted('voicenotes')) await attempt('voicenotes', async () => void (results.voiceNotes = await runVoiceNotes(1)));
 	results.durationMs = Date.now() - started;
 
 	const figures = allFigures(results);
@@ -141,9 +143,14 @@ async function main(): Promise<number> {
 			? replaceSpeechLongTextSection(encoded, speechLongTextMarkdown(results.speechLongText, results.startedAt, markdownTable))
 			: encoded;
 	};
+	// So has the voice-note decoding.
+	const withVoiceNotes = (docs: string) => {
+		const error = results.errors.find((entry) => entry.section === 'voicenotes')?.message;
+		return results.voiceNotes || error ? replaceVoiceNotesSection(docs, voiceNotesMarkdown(results.voiceNotes, error, results.startedAt, markdownTable)) : docs;
+	};
 	if (options.only === undefined) {
 		fs.mkdirSync(path.dirname(DOCS_FILE), { recursive: true });
-		fs.writeFileSync(DOCS_FILE, withSpeech(markdown(results)));
+		fs.writeFileSync(DOCS_FILE, withVoiceNotes(withSpeech(markdown(results))));
 		console.log(`Wrote ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else if (options.only === 'executions' && results.executions) {
 		// Its own part of docs/benchmarks.md, between markers; the rest of the file is kept.
@@ -154,6 +161,9 @@ async function main(): Promise<number> {
 		const docs = fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n';
 		fs.writeFileSync(DOCS_FILE, replaceTranscribeSection(docs, transcribeMarkdown(results.transcribe, undefined, results.startedAt, markdownTable)));
 		console.log(`Wrote the transcribe section of ${path.relative(process.cwd(), DOCS_FILE)}`);
+	} else if (options.only === 'voicenotes') {
+		fs.writeFileSync(DOCS_FILE, withVoiceNotes(fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n'));
+		console.log(`Wrote the voice-notes section of ${path.relative(process.cwd(), DOCS_FILE)}`);
 	} else if (options.only === 'speech') {
 		fs.writeFileSync(DOCS_FILE, withSpeech(fs.existsSync(DOCS_FILE) ? fs.readFileSync(DOCS_FILE, 'utf8') : '# Benchmarks\n'));
 		console.log(`Wrote the speech section of ${path.relative(process.cwd(), DOCS_FILE)}`);

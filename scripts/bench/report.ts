@@ -17,6 +17,7 @@ import { PROBE_CREDENTIALS, PROBE_PLAIN_HELPER, STEP_BINARIES, STEP_PARAMETERS, 
 import type { SpeechResult } from './speech';
 import type { LongTextResult } from './speechLongText';
 import type { ThroughputResult } from './throughput';
+import type { VoiceNotesResult } from './voiceNotes';
 import { ITEMS, LATENCY_MS } from './throughput';
 
 export interface BenchResults {
@@ -30,6 +31,7 @@ export interface BenchResults {
 	transcribe?: TranscribeResult;
 	speech?: SpeechResult;
 	speechLongText?: LongTextResult;
+	voiceNotes?: VoiceNotesResult;
 	/** Sections that threw, with the message. */
 	errors: Array<{ section: string; message: string }>;
 }
@@ -48,6 +50,7 @@ export function allFigures(results: BenchResults): Figure[] {
 		...(results.transcribe?.figures ?? []),
 		...(results.speech?.figures ?? []),
 		...(results.speechLongText?.figures ?? []),
+		...(results.voiceNotes?.figures ?? []),
 	];
 }
 

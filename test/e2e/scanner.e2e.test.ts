@@ -37,9 +37,10 @@ function filesMatching(root: string, dirs: string[], extension: string, pattern:
 
 /**
  * The card's runtime dependencies (sorted): form-data (README, "Why form-data"), the audio encoders
- * ("Audio encoders") and ioredis, the shared account limiter's client ("One plan across every worker").
+ * ("Audio encoders") and decoders ("Audio decoders"), and ioredis, the shared account limiter's client
+ * ("One plan across every worker").
  */
-const CARD_DEPENDENCIES = ['form-data', 'ioredis', 'opusscript', 'wasm-media-encoders'];
+const CARD_DEPENDENCIES = ['form-data', 'ioredis', 'mpg123-decoder', 'opus-decoder', 'opusscript', 'wasm-media-encoders'];
 /**
  * The one module that reads n8n's queue settings and encryption key (README, "One plan across every
  * worker"): there, and only there, `fs` and the `process` global are accepted.
@@ -55,7 +56,8 @@ const SETTINGS_GLOBAL = /^Use of restricted global 'process' is not allowed/;
 const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
 /** A card dependency or a file inside one (opusscript's WebAssembly build: nodes/shared/encode/opusNative.ts), or a built-in. */
 const ACCEPTED_IMPORTS = [...CARD_DEPENDENCIES.map((name) => `${name}(?:/[^']*)?`), ...NODE_BUILTINS];
-const CARD_IMPORT = new RegExp(`^(Import|Require) of '(${ACCEPTED_IMPORTS.join('|')})' is not allowed`);
+/** The decoders are ES modules, loaded with import() (nodes/shared/decode/codecs.ts): "Dynamic import of …". */
+const CARD_IMPORT = new RegExp(`^(Import|Require|Dynamic import) of '(${ACCEPTED_IMPORTS.join('|')})' is not allowed`);
 
 const isSettingsModule = (file: string) => file === SETTINGS_MODULE.source || file === SETTINGS_MODULE.compiled;
 
@@ -103,7 +105,7 @@ it('source leg (SOURCE_FILE_PATTERNS): only the form-data findings, one per impo
 	expect(describeAll(others)).toEqual([]);
 	expect(result.findings.every((finding) => finding.severity === 'error')).toBe(true);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual(
-		[...filesMatching(REPO, ['nodes', 'credentials'], '.ts', new RegExp(`^import .*from '(${ACCEPTED_IMPORTS.join('|')})';$`, 'm')), SETTINGS_MODULE.source].sort(),
+		[...filesMatching(REPO, ['nodes', 'credentials'], '.ts', new RegExp(`^import .*from '(${ACCEPTED_IMPORTS.join('|')})';$|\\bimport\\('(${ACCEPTED_IMPORTS.join('|')})'\\)`, 'm')), SETTINGS_MODULE.source].sort(),
 	);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-globals')).toEqual([SETTINGS_MODULE.source]);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-runtime-dependencies')).toEqual(['package.json']);
@@ -115,7 +117,7 @@ it('tarball leg (**/*.js, package.json): only the form-data findings, one per co
 	const others = result.findings.filter((finding) => !isFormDataFinding(finding, readPackageJson(tarballDir)));
 	expect(describeAll(others)).toEqual([]);
 	expect(result.findings.every((finding) => finding.severity === 'error')).toBe(true);
-	const requiring = filesMatching(tarballDir, ['dist'], '.js', new RegExp(`require\\("(${ACCEPTED_IMPORTS.join('|')})"\\)`));
+	const requiring = filesMatching(tarballDir, ['dist'], '.js', new RegExp(`(require|import)\\(["'](${ACCEPTED_IMPORTS.join('|')})["']\\)`));
 	expect(requiring.length).toBeGreaterThan(0);
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-imports')).toEqual([...requiring, SETTINGS_MODULE.compiled].sort());
 	expect(flaggedFiles(result.findings, '@n8n/community-nodes/no-restricted-globals')).toEqual([SETTINGS_MODULE.compiled]);

@@ -90,7 +90,7 @@ describe('WhatsApp Voice Note', () => {
 		const text = sentences(400); // 14,000 characters: at least 9 minutes of speech however fast
 		const result = await runAgainst(sandbox, new Faseeh(), speak(text), [{ json: {} }]);
 		expect(result.error).toBeInstanceOf(NodeOperationError);
-		expect(result.error?.message).toMatch(/^Parameter "Output Format" is WhatsApp Voice Note, but the text \([\d]+ characters\) is at least \d+ min( \d+ s)? of speech; one WhatsApp voice note holds at most 4 min \d+ s at 16 kbps \(512 KB\) \[item 0\]$/);
+		expect(result.error?.message).toMatch(/^Parameter "Output Format" is WhatsApp Voice Note, but the text \([\d,]+ characters\) is at least \d+ min( \d+ s)? of speech; one WhatsApp voice note holds at most 4 min \d+ s at 16 kbps \(512 KB\) \[item 0\]$/);
 		expect(sandbox.requests).toHaveLength(0);
 		// A lower floor holds more: 8 kbps, about 8 minutes.
 		const lower = await runAgainst(sandbox, new Faseeh(), speak(text, { voiceNoteLowestBitRate: 8 }), [{ json: {} }]);

@@ -132,7 +132,7 @@ export class VoiceNoteWriter {
 		const shortest = shortestSpeechSeconds(text, speed ?? 1);
 		if (shortest > capacity) {
 			throw fail(
-				`is ${spec.app} Voice Note, but the text (${[...text].length} characters) is at least ${describeSeconds(shortest)} of speech; one ${spec.app} voice note holds at most ${describeSeconds(capacity)} at ${kbps} kbps (${spec.limitText})`,
+				`is ${spec.app} Voice Note, but the text (${[...text].length.toLocaleString('en-US')} characters) is at least ${describeSeconds(shortest)} of speech; one ${spec.app} voice note holds at most ${describeSeconds(capacity)} at ${kbps} kbps (${spec.limitText})`,
 				`Nothing was sent. Set "Longer Than One Note" to "Split Into Several Notes" to get the speech as several notes, one item each${spec.fixedKbps ? '' : ', or lower "Lowest Bit Rate"'}; or shorten the text.`,
 			);
 		}
