@@ -147,6 +147,12 @@ function speechFormatsWorkflow(filesDir: string) {
 		write('Write WAV', 'long.wav'),
 		speak('Speak Voice Note', { text: VOICE_NOTE_TEXT, model: 'faseeh-mini-v1-preview', outputFormat: 'oggOpus', opusBitRate: 24, options: { fileName: 'note.ogg' } }),
 		write('Write OGG', 'note.ogg'),
+		// The note just written comes back in as a voice note: decoded to WAV (opus-decoder, an ES module loaded with import()) before the preview.
+		{
+			...podcast,
+			name: 'Preview From Note',
+			parameters: { resource: 'voice', operation: 'preview', binaryPropertyName: 'data', text: VOICE_NOTE_TEXT, similarity: 0.75, model: 'faseeh-v1-preview', options: {} },
+		},
 		speak('Speak Raw PCM', { text: VOICE_NOTE_TEXT, model: 'faseeh-v1-preview', outputFormat: 'pcm', options: { sampleRate: 16000, fileName: 'note.pcm' } }),
 		write('Write PCM', 'note.pcm'),
 	];
@@ -346,6 +352,14 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 			const step = decodedOgg.sampleRate / 24000;
 			const down = Float32Array.from({ length: Math.floor(decodedOgg.samples.length / step) }, (_u, i) => decodedOgg.samples[Math.round(i * step)]);
 			expect(bestCorrelation(toFloat(note), down, 3000).r).toBeGreaterThan(0.8);
+
+			// The OGG/Opus note as an input: the preview received it decoded to a 24 kHz mono WAV of the same speech.
+			const previewFile = (requestsTo(sandbox, 'POST', '/voices/preview')[0].parts ?? []).find((entry) => entry.name === 'file');
+			expect(previewFile).toMatchObject({ filename: 'note.wav', contentType: 'audio/wav' });
+			expect(output('Preview From Note').json.input).toMatchObject({ format: 'ogg', converted: true, sentAs: 'note.wav' });
+			const previewWav = previewFile!.data;
+			expect({ rate: previewWav.readUInt32LE(24), channels: previewWav.readUInt16LE(22) }).toEqual({ rate: 24000, channels: 1 });
+			expect(bestCorrelation(toFloat(note), toFloat(previewWav.subarray(44)), 3000).r).toBeGreaterThan(0.8);
 
 			// Raw PCM at 16 kHz: the sandbox's samples exactly.
 			const pcm = fs.readFileSync(path.join(filesDir, 'note.pcm'));
