@@ -104,6 +104,27 @@ it('Raw PCM: the sandbox’s samples exactly, with the rate in the JSON', async 
 	expect(result.items[0].json).toMatchObject({ format: 'pcm', sampleRate: 16000, fileName: `faseeh-speech-${VOICE}.pcm` });
 });
 
+it('File Name: only a known audio extension is replaced (issue 22.5)', async () => {
+	const names: Array<[string, string]> = [
+		['episode-2026.12.07', 'episode-2026.12.07.mp3'],
+		['report.final', 'report.final.mp3'],
+		['voice.WAV', 'voice.mp3'],
+		['a.tar.gz', 'a.tar.gz.mp3'],
+		['greeting', 'greeting.mp3'],
+		['greeting.', 'greeting.mp3'],
+		['news.ogg', 'news.mp3'],
+		['نشرة 7.12.wav', 'نشرة 7.12.mp3'],
+	];
+	const result = await runAgainst(
+		sandbox,
+		new Faseeh(),
+		speech({ outputFormat: 'mp3', options: { fileName: '={{ $json.name }}' } }),
+		names.map(([name]) => ({ json: { name } })),
+	);
+	expect(result.error).toBeUndefined();
+	expect(result.items.map((item) => [item.json.fileName, item.binary?.data.fileName])).toEqual(names.map(([, expected]) => [expected, expected]));
+});
+
 it('WAV stays the default, as before', async () => {
 	const result = await runAgainst(sandbox, new Faseeh(), speech(), [{ json: {} }]);
 	const file = await result.binaryBuffer(result.items[0], 'data');

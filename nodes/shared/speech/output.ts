@@ -180,7 +180,31 @@ export class SpeechOutput {
 
 	/** The user's name (or the default) with the extension of what is actually written. */
 	private fileNameWith(extension: string): string {
-		const name = this.settings.fileName;
-		return /\.[A-Za-z0-9]{1,5}$/.test(name) ? name.replace(/\.[A-Za-z0-9]{1,5}$/, `.${extension}`) : `${name}.${extension}`;
+		return withAudioExtension(this.settings.fileName, extension);
 	}
+}
+
+/**
+ * Extensions of audio (and audio-in-video) files that a File Name's ending is taken for. Only
+ * these are replaced: anything else after a dot is part of the name (`episode-2026.12.07`,
+ * `report.final`, `a.tar.gz`).
+ */
+export const AUDIO_EXTENSIONS = [
+	'wav', 'wave', 'mp3', 'mpga', 'ogg', 'oga', 'opus', 'pcm', 'raw', 'l16', 'flac', 'm4a', 'mp4', 'aac',
+	'webm', 'weba', 'aif', 'aiff', 'aifc', 'amr', 'wma', 'caf', 'mka', 'mkv', 'mov', '3gp',
+] as const;
+const AUDIO_EXTENSION = new RegExp(`\\.(?:${AUDIO_EXTENSIONS.join('|')})$`, 'i');
+
+/** `name` without trailing dots and a known audio extension (any case): `voice.WAV` → `voice`. */
+export function withoutAudioExtension(name: string): string {
+	return name.replace(/\.+$/, '').replace(AUDIO_EXTENSION, '');
+}
+
+/**
+ * `name` with `extension`: a known audio extension is replaced (`voice.WAV` → `voice.mp3`),
+ * anything else is kept and the extension added (`episode-2026.12.07` → `episode-2026.12.07.mp3`).
+ * A name that is nothing but an extension or dots becomes `audio.<extension>`.
+ */
+export function withAudioExtension(name: string, extension: string): string {
+	return `${withoutAudioExtension(name) || 'audio'}.${extension}`;
 }

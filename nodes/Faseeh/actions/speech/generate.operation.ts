@@ -100,7 +100,7 @@ const properties: INodeProperties[] = [
 				default: '',
 				placeholder: 'e.g. greeting.mp3',
 				description:
-					'Name of the output file. Its extension follows the audio written (greeting.wav becomes greeting.mp3 for MP3). Defaults to faseeh-speech-VOICE.',
+					'Name of the output file. An audio extension follows the audio written (greeting.wav becomes greeting.mp3 for MP3); any other ending is kept (episode-2026.12.07 becomes episode-2026.12.07.mp3). Defaults to faseeh-speech-VOICE.',
 			},
 			{
 				displayName: 'Max Characters per Request',

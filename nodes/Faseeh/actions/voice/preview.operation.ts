@@ -17,7 +17,7 @@ import { describeUpload, explainAsIsRefusal, FASEEH_UPLOAD_POLICY, prepareUpload
 import { convertMode, maxFileBytes, timeoutSeconds } from '../../../shared/options';
 import { requestVoicePreview } from '../../../shared/preview';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
-import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
+import { describeAudio, SpeechOutput, withoutAudioExtension } from '../../../shared/speech/output';
 import { ParameterValidator } from '../../../shared/validate';
 import { downmixToMono } from '../../../shared/audio';
 import { VoiceNoteWriter } from '../../../shared/speech/voiceNote';
@@ -101,7 +101,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		.catch((error: unknown) => {
 			throw explainAsIsRefusal(error, [upload]);
 		});
-	const baseName = recording.fileName.replace(/\.[^.]*$/, '') || 'recording';
+	const baseName = withoutAudioExtension(recording.fileName) || 'recording';
 	let audio: { binary: IBinaryData; json: IDataObject };
 	if (voiceNote) {
 		// A preview is a sentence: one note, to send to the speaker for approval.
