@@ -3,9 +3,11 @@
  * OGG/Opus or raw PCM out, encoded as the PCM arrives and in slices that give n8n's event loop a
  * turn at least every ~10 ms of work. See README, "Audio encoders", for the libraries and why.
  *
- * Memory: MP3 and OGG/Opus hold only a few frames (the output is returned as it is produced); raw
- * PCM is passed through as it comes; WAV keeps the PCM until `end()` (its header needs the length),
- * so its memory is the output's size, twice that for a moment while `end()` joins it.
+ * Memory: OGG/Opus holds only a few frames (the output is returned as it is produced); raw PCM is
+ * passed through as it comes; MP3 keeps its frames until the end (its first frame, the Info tag,
+ * needs their count) and hands them back in the blocks it held them in (`endInParts()`); WAV keeps
+ * its PCM (its header needs the length) and joins it at `end()`: their memory is the output's size
+ * (WAV's twice that for a moment).
  */
 import { Mp3Writer } from './mp3';
 import { OggOpusWriter } from './opus';
@@ -57,8 +59,13 @@ export interface AudioEncoder {
 	 * slices. Not re-entrant: await each call before the next.
 	 */
 	write(pcm: Buffer): Promise<Buffer>;
-	/** Flushes and returns the final bytes (for WAV, the whole file). The encoder is then spent and freed. */
+	/** Flushes and returns the final bytes (for WAV and MP3, the whole file). The encoder is then spent and freed. */
 	end(): Promise<Buffer>;
+	/**
+	 * end() without joining the final bytes into one Buffer: an hour of MP3 comes back as the ~28
+	 * blocks of 1 MiB it was held in, not copied into one 28 MB Buffer in one turn of the event loop.
+	 */
+	endInParts(): Promise<Buffer[]>;
 	/**
 	 * Frees the encoder without finishing the file: for every path that gives up on the item (a
 	 * failed piece, a timeout, a cancel, Continue On Fail). Idempotent, and harmless after end(). A
@@ -69,6 +76,11 @@ export interface AudioEncoder {
 	durationSeconds(): number;
 	/** Sample rate actually encoded (Opus: 8/12/16/24/48 kHz; MP3: LAME's rates; else the input's). */
 	readonly outputSampleRate: number;
+	/**
+	 * MP3: the bit rate of the frames written, read from them once there are any (LAME writes at
+	 * most 64 kbps at 8-12 kHz, whatever was asked). OGG/Opus: the target asked for. Else undefined.
+	 */
+	readonly bitRateKbps: number | undefined;
 }
 
 /** A human message when `kbps` is not a valid bit rate for `format`, else undefined. */
@@ -98,9 +110,12 @@ interface Writer {
 	readonly outputSampleRate: number;
 	readonly inputSamples: number;
 	write(pcm: Buffer): Promise<Buffer>;
-	end(): Promise<Buffer>;
+	/** The final bytes, in one Buffer or in parts (MP3's held blocks). */
+	end(): Promise<Buffer | Buffer[]>;
 	/** Frees what the writer holds outside the JavaScript heap (libopus's shared memory). */
 	dispose?(): void;
+	/** The bit rate written, where the writer knows it better than the request (MP3). */
+	readonly bitRateKbps?: number;
 }
 
 /** Raw PCM: passed through as it arrives, whole samples only. */
@@ -165,6 +180,7 @@ class Encoder implements AudioEncoder {
 		readonly format: OutputFormat,
 		private readonly inputRate: number,
 		private readonly writer: Writer,
+		private readonly requestedBitRate: number | undefined,
 	) {
 		this.mimeType = OUTPUT_FORMATS[format].mimeType;
 		this.extension = OUTPUT_FORMATS[format].extension;
@@ -174,19 +190,31 @@ class Encoder implements AudioEncoder {
 		return this.writer.outputSampleRate;
 	}
 
+	get bitRateKbps(): number | undefined {
+		return this.writer.bitRateKbps ?? this.requestedBitRate;
+	}
+
 	durationSeconds(): number {
 		return this.writer.inputSamples / this.inputRate;
 	}
 
-	write(pcm: Buffer): Promise<Buffer> {
-		return this.run('write', () => this.writer.write(pcm));
+	async write(pcm: Buffer): Promise<Buffer> {
+		return Encoder.own(await this.run('write', () => this.writer.write(pcm)));
 	}
 
-	end(): Promise<Buffer> {
-		return this.run('end', () => this.writer.end()).finally(() => {
+	async end(): Promise<Buffer> {
+		const parts = await this.endInParts();
+		return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+	}
+
+	async endInParts(): Promise<Buffer[]> {
+		try {
+			const last = await this.run('end', () => this.writer.end());
+			return (Array.isArray(last) ? last : [last]).filter((part) => part.length > 0).map(Encoder.own);
+		} finally {
 			this.ended = true;
 			this.dispose();
-		});
+		}
 	}
 
 	dispose(): void {
@@ -207,13 +235,13 @@ class Encoder implements AudioEncoder {
 		return copy;
 	}
 
-	private async run(call: string, work: () => Promise<Buffer>): Promise<Buffer> {
+	private async run<T>(call: string, work: () => Promise<T>): Promise<T> {
 		if (this.ended) throw new Error(`${call}() on an audio encoder that has already ended`);
 		if (this.disposed) throw new Error(`${call}() on an audio encoder that was disposed`);
 		if (this.busy) throw new Error(`${call}() while the previous call is still running: await each write`);
 		this.busy = true;
 		try {
-			return Encoder.own(await work());
+			return await work();
 		} finally {
 			this.busy = false;
 		}
@@ -236,10 +264,15 @@ export async function createEncoder(options: EncoderOptions): Promise<AudioEncod
 	// gets a turn before and after it.
 	await slicer.pause(true);
 	let writer: Writer;
-	if (format === 'mp3') writer = await Mp3Writer.create(sampleRate, options.bitRateKbps ?? BIT_RATES.mp3.default, slicer);
-	else if (format === 'oggOpus') writer = new OggOpusWriter(sampleRate, options.bitRateKbps ?? BIT_RATES.oggOpus.default, slicer, options.opus);
-	else if (format === 'wav') writer = new WavWriter(sampleRate);
+	let bitRateKbps: number | undefined;
+	if (format === 'mp3') {
+		bitRateKbps = options.bitRateKbps ?? BIT_RATES.mp3.default;
+		writer = await Mp3Writer.create(sampleRate, bitRateKbps, slicer);
+	} else if (format === 'oggOpus') {
+		bitRateKbps = options.bitRateKbps ?? BIT_RATES.oggOpus.default;
+		writer = new OggOpusWriter(sampleRate, bitRateKbps, slicer, options.opus);
+	} else if (format === 'wav') writer = new WavWriter(sampleRate);
 	else writer = new PcmWriter(sampleRate);
 	await slicer.pause(true);
-	return new Encoder(format, sampleRate, writer);
+	return new Encoder(format, sampleRate, writer, bitRateKbps);
 }

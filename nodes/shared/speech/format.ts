@@ -65,7 +65,8 @@ export function outputFormatProperties(description: string, options: { overflow?
 			type: 'options',
 			options: MP3_BIT_RATE_OPTIONS,
 			default: 64,
-			description: 'MP3 bit rate. 64 kbps mono is clear speech; 32 is smaller, 128 is the most faithful.',
+			description:
+				'MP3 bit rate. 64 kbps mono is clear speech; 32 is smaller, 128 is the most faithful. At 8–12 kHz MP3 carries at most 64 kbps (the output says what was written).',
 			displayOptions: { show: { outputFormat: ['mp3'] } },
 		},
 		{

@@ -27,13 +27,17 @@ export interface SpeechOutputResult {
 	durationSeconds: number;
 	/** The rate of the written audio (Opus: the rate encoded, which may be above the input's). */
 	sampleRate?: number;
+	/** The bit rate written (MP3: read from its frames; OGG/Opus: the target). */
+	bitRateKbps?: number;
 }
 
 /**
  * The written file as the item's JSON describes it, for every operation that outputs audio:
- * format, duration, name, type and size, then the rate and bit rate where they apply.
+ * format, duration, name, type and size, then the rate and bit rate where they apply. The bit
+ * rate is the one written, which for MP3 at 8-12 kHz is lower than the one asked for.
  */
-export function describeAudio(format: OutputFormat, written: SpeechOutputResult, bitRateKbps: number | undefined): IDataObject {
+export function describeAudio(format: OutputFormat, written: SpeechOutputResult, requestedBitRateKbps: number | undefined): IDataObject {
+	const bitRateKbps = written.bitRateKbps ?? requestedBitRateKbps;
 	const json: IDataObject = {
 		format,
 		durationSeconds: written.durationSeconds,
@@ -119,7 +123,8 @@ export class SpeechOutput {
 			return { binary, mimeType, fileName, fileSize: data.length, durationSeconds };
 		}
 		if (!this.encoder || !this.stream || !this.stored) throw new Error('SpeechOutput: nothing was written');
-		await this.push(await this.encoder.end());
+		// MP3 comes back in its held blocks: written one by one, never joined into one Buffer here.
+		for (const part of await this.encoder.endInParts()) await this.push(part);
 		this.stream.end();
 		const binary = await this.stored;
 		return {
@@ -129,6 +134,7 @@ export class SpeechOutput {
 			fileSize: this.bytes,
 			durationSeconds: Math.round(this.encoder.durationSeconds() * 1000) / 1000,
 			sampleRate: this.encoder.outputSampleRate,
+			bitRateKbps: this.encoder.bitRateKbps,
 		};
 	}
 
