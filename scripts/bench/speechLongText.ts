@@ -5,7 +5,7 @@
  * refusing more with 429). Wall time is compared with the ideal: pieces × latency / plan limit.
  */
 import { FaseehApi } from '../../credentials/FaseehApi.credentials';
-import { splitForSpeech } from '../../nodes/shared/speech/split';
+import { splitForSpeech, validateSpeechText } from '../../nodes/shared/speech/split';
 import { cleanupHarness, NODE_UNDER_TEST, runNode } from '../../test/harness/n8nHarness';
 import { longArabicText } from '../../test/helpers/longText';
 import type { Figure } from './common';
@@ -39,6 +39,29 @@ export interface LongTextResult {
 	figures: Figure[];
 }
 
+/** The one synchronous step before a long item's first request: checking and splitting its text. */
+export const SPLIT_CHARACTERS = 1_000_000;
+const SPLIT_RUNS = 7;
+
+function measureSplitting(): Figure {
+	const text = longArabicText(SPLIT_CHARACTERS, 11);
+	const times: number[] = [];
+	let pieces = 0;
+	for (let run = 0; run < SPLIT_RUNS; run++) {
+		const started = performance.now();
+		validateSpeechText(text);
+		pieces = splitForSpeech(text, LONG_TEXT_MAX_CHARACTERS).length;
+		times.push(performance.now() - started);
+	}
+	log(`speech long text: checking and splitting ${SPLIT_CHARACTERS} characters: median ${fmt(median(times), 0)} ms`);
+	return {
+		section: 'speech',
+		figure: `Long text: checking and splitting ${SPLIT_CHARACTERS.toLocaleString('en')} characters (${pieces} pieces of ≤ ${LONG_TEXT_MAX_CHARACTERS}), one block of the event loop before the first request (median of ${SPLIT_RUNS})`,
+		measured: `${fmt(median(times), 0)} ms (runs ${fmt(Math.min(...times), 0)}–${fmt(Math.max(...times), 0)} ms)`,
+		target: 'info',
+	};
+}
+
 /** Runs per plan at least: a run is 2.5-6 s, and its median moves ±0.05× between runs of 3. */
 const LONG_TEXT_MIN_REPS = 7;
 
@@ -47,6 +70,7 @@ export async function runSpeechLongText(requestedReps: number): Promise<LongText
 	const text = longArabicText(LONG_TEXT_CHARACTERS);
 	const pieces = splitForSpeech(text, LONG_TEXT_MAX_CHARACTERS).length;
 	const rows: LongTextRow[] = [];
+	const splitting = measureSplitting();
 	try {
 		for (const { plan, limit } of PLANS) {
 			const sandbox = await startRemoteSandbox({ latencyMs: LONG_TEXT_LATENCY_MS, maxConcurrent: limit });
@@ -108,7 +132,7 @@ export async function runSpeechLongText(requestedReps: number): Promise<LongText
 			},
 		];
 	});
-	return { reps, rows, figures };
+	return { reps, rows, figures: [...figures, splitting] };
 }
 
 const SECTION_START = '<!-- speech long text: start -->';
@@ -126,6 +150,7 @@ export function speechLongTextMarkdown(result: LongTextResult, startedAt: Date, 
 		'',
 		`- One item of ${LONG_TEXT_CHARACTERS.toLocaleString('en')} Arabic characters (test/helpers/longText.ts: sentences, commas, paragraphs, break tags) through Speech → Generate in n8n-core's real \`WorkflowExecute\`, Max Characters per Request ${LONG_TEXT_MAX_CHARACTERS}, Options → Concurrency 10, the credential's plan Basic (2) or Starter (5); the sandbox (child process) answers every request after ${LONG_TEXT_LATENCY_MS} ms and refuses more than the plan with 429.`,
 		`- Time: n8n's \`executionTime\` of the node, median of ${result.reps} runs after one warm-up. Ideal = pieces × ${LONG_TEXT_LATENCY_MS} ms / plan limit (a lower bound: the last round may be partly empty).`,
+		`- Splitting: validateSpeechText and splitForSpeech on a ${SPLIT_CHARACTERS.toLocaleString('en')}-character text of the same kind (seed 11), in this process, ${SPLIT_RUNS} runs; they run synchronously before the item's first request. Before issue 22.7 the same step took 0.3-0.45 s (characters counted through an array per token, a regular-expression match per word, a piece's length measured again for every sentence added to it).`,
 		'- Where the time beyond the ideal goes (traced per request, plan 5): 53 pieces need 11 rounds of 5, so 2.20 s is the floor (1.04× the formula\'s ideal); preparing the item (validation, splitting at sentences) takes ~30 ms, joining 12.7 MB of PCM into one WAV and writing it to the binary store 40-100 ms, and each request ~5 ms on the client (a new connection per request through n8n\'s HTTP helper, as in the throughput section). The benchmark\'s sandbox synthesizes a piece while its latency runs (`answerWithinLatency`), as a real server\'s response time includes its work; synthesizing after the latency added ~6 ms of sandbox CPU per request, and with the sandbox and n8n sharing this machine\'s 2 cores ~25 ms per round (1.21× at plan 5). The wire tests\' in-process sandbox keeps the old order (default off).',
 		SECTION_END,
 	].join('\n');

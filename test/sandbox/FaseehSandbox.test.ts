@@ -492,6 +492,26 @@ describe('FaseehSandbox', () => {
 			await expectError(await postJson(`/text-to-speech/${MODEL}`, ttsBody({ voice_id: 'ghost' })), 404, 40401, 'Voice not found: ghost');
 		});
 
+		test('ttsTextMinimum: a text under 3 words or 10 characters (break tags not counted) => 400; off by default', async () => {
+			const strict = new FaseehSandbox({ ttsTextMinimum: true });
+			const strictBase = await strict.start();
+			try {
+				const post = (text: string) =>
+					fetch(`${strictBase}/text-to-speech/${MODEL}`, {
+						method: 'POST',
+						headers: { 'x-api-key': strict.apiKey, 'content-type': 'application/json' },
+						body: JSON.stringify(ttsBody({ text })),
+					});
+				for (const text of ['https://example.com/a-very-long-link', 'مرحبا بكم', 'ا ب ت', 'مرحبا <break time="1s"/> بكم <break time="1s"/>']) {
+					await expectError(await post(text), 400, 40001, 'text must contain at least 3 words and 10 characters');
+				}
+				expect((await post('مرحبا بكم في فصيح')).status).toBe(200);
+			} finally {
+				await strict.stop();
+			}
+			expect((await postJson(`/text-to-speech/${MODEL}`, ttsBody({ text: 'مرحبا' }))).status).toBe(200);
+		});
+
 		test('unknown model => 400 Model not found', async () => {
 			await expectError(await postJson('/text-to-speech/nope', ttsBody()), 400, 40001, 'Model not found: nope');
 		});

@@ -48,6 +48,7 @@ export class FaseehSandbox {
 			voicesRoute: options.voicesRoute,
 			textFieldsFirst: options.textFieldsFirst,
 			streamingSampleRate: options.streamingSampleRate,
+			ttsTextMinimum: options.ttsTextMinimum,
 			stt: { routes: options.sttRoutes, bareBody: options.sttBareBody, successStatus: options.sttSuccessStatus },
 		});
 	}

@@ -38,6 +38,7 @@ export class SandboxApi {
 			voicesRoute?: boolean;
 			textFieldsFirst?: boolean;
 			streamingSampleRate?: 'fixed' | 'named' | 'unnamed';
+			ttsTextMinimum?: boolean;
 			stt?: SttOptions;
 		},
 	) {
@@ -201,6 +202,7 @@ export class SandboxApi {
 		const { voice_id: voiceId, text, stability, streaming, speed, sample_rate: sampleRate, dialect } = input;
 		if (typeof voiceId !== 'string' || voiceId === '') throw bad('voice_id must be a non-empty string');
 		if (typeof text !== 'string' || text.trim() === '') throw bad('text must be a non-empty string');
+		if (this.opts.ttsTextMinimum) checkPreviewText(text.replace(/<break\b[^>]*\/>/giu, ' '));
 		if (typeof stability !== 'number' || !(stability >= 0 && stability <= 1)) {
 			throw bad('stability must be a number between 0 and 1');
 		}

@@ -43,6 +43,13 @@ export interface FaseehSandboxOptions {
 	 */
 	streamingSampleRate?: 'fixed' | 'named' | 'unnamed';
 	/**
+	 * Default false: text-to-speech takes any non-empty text (the preview endpoint documents the
+	 * minimum). true => TTS also answers 400 / 40001 "text must contain at least 3 words and 10
+	 * characters", as the errors page lists that rule under ValidationError without naming endpoints
+	 * (the node's long-text splitter assumes it holds for every piece).
+	 */
+	ttsTextMinimum?: boolean;
+	/**
 	 * Default true: POST /audio/transcribe and /audio/diarization/transcribe (Munsit STT) are served.
 	 * false => they answer 404 / 40401, as a host serving only Faseeh TTS would.
 	 */

@@ -3,10 +3,13 @@ import fc from 'fast-check';
 import {
 	BREAK_TAG,
 	characterCount,
+	firstPieceBelowMinimum,
+	isAbbreviation,
 	MAX_BREAKS_PER_PIECE,
 	meetsMinimum,
 	splitForSpeech,
 	validateSpeechText,
+	WORD_ROOM,
 } from '../../nodes/shared/speech/split';
 
 const noSpace = (text: string) => text.replace(/\s+/gu, '');
@@ -51,16 +54,17 @@ describe('splitForSpeech (properties)', () => {
 		);
 	});
 
-	it('tags stay whole and words are cut only when longer than a piece', () => {
+	it('tags stay whole and words are cut only when too long to share a piece with two others', () => {
 		fc.assert(
 			fc.property(speechText, limit, (text, max) => {
 				const pieces = splitForSpeech(text, max);
 				expect(pieces.flatMap(tagsOf)).toEqual(tagsOf(text));
-				// Every word of every piece is a word of the text, unless the text's word was too long.
+				// Every word of every piece is a word of the text, unless the text's word was too long to
+				// share a piece with two others (longer than the piece less WORD_ROOM).
 				const words = new Set(text.replace(BREAK_TAG, ' ').split(/\s+/u));
 				for (const piece of pieces) {
 					for (const word of piece.replace(BREAK_TAG, ' ').split(/\s+/u).filter(Boolean)) {
-						if (!words.has(word)) expect([...words].some((w) => characterCount(w) > max && w.includes(word))).toBe(true);
+						if (!words.has(word)) expect([...words].some((w) => characterCount(w) > max - WORD_ROOM && w.includes(word))).toBe(true);
 					}
 				}
 			}),
@@ -81,6 +85,24 @@ describe('splitForSpeech (properties)', () => {
 				const words = text.replace(BREAK_TAG, ' ').trim().split(/\s+/u).length;
 				if (words < 2 * 3 || tagsOf(text).length * 4 > words) return;
 				for (const piece of pieces) expect(meetsMinimum(piece)).toBe(true);
+			}),
+			{ numRuns: 300 },
+		);
+	});
+
+	it('a link or any word of up to 5000 characters between sentences never leaves a piece Faseeh refuses (issue 22.7)', () => {
+		const word = fc.array(fc.constantFrom(...'ابتثجحخدذرزسشصضطظعغفقكلمنهوي'.split('')), { minLength: 2, maxLength: 9 }).map((letters) => letters.join(''));
+		const sentence = fc.array(word, { minLength: 5, maxLength: 25 }).map((words) => `${words.join(' ')}.`);
+		const link = fc.integer({ min: 1, max: 5000 }).map((n) => `https://example.com/${'x'.repeat(n)}`);
+		fc.assert(
+			fc.property(fc.array(fc.tuple(sentence, link, sentence), { minLength: 1, maxLength: 6 }), fc.integer({ min: 100, max: 1000 }), (parts, max) => {
+				const text = parts.map((part) => part.join(' ')).join(' ');
+				const pieces = splitForSpeech(text, max);
+				for (const piece of pieces) {
+					expect(characterCount(piece)).toBeLessThanOrEqual(max);
+					expect(meetsMinimum(piece)).toBe(true);
+				}
+				expect(noSpace(pieces.join(''))).toBe(noSpace(text));
 			}),
 			{ numRuns: 300 },
 		);
@@ -122,11 +144,77 @@ describe('splitForSpeech (examples)', () => {
 		expect(noSpace(pieces.join(''))).toBe(noSpace(`${long} شكرا.`));
 	});
 
-	it('cuts a word longer than a piece by characters (the last resort)', () => {
+	it('cuts a word longer than a piece into parts sent with spaces, so no piece is one word (issue 22.7)', () => {
 		const url = `https://example.com/${'a'.repeat(200)}`;
-		const pieces = splitForSpeech(`اقرأ الرابط التالي الآن ${url} ثم تابع القراءة هنا`, 60);
+		const text = `اقرأ الرابط التالي الآن ${url} ثم تابع القراءة هنا`;
+		const pieces = splitForSpeech(text, 60);
 		expect(pieces.every((piece) => characterCount(piece) <= 60)).toBe(true);
-		expect(noSpace(pieces.join(''))).toBe(noSpace(`اقرأ الرابط التالي الآن ${url} ثم تابع القراءة هنا`));
+		expect(noSpace(pieces.join(''))).toBe(noSpace(text));
+		// Before: runs of 60 characters, each a piece of one word that Faseeh refuses.
+		expect(pieces.filter((piece) => !meetsMinimum(piece))).toEqual([]);
+		// Parts of equal length, at most a fifth of a piece: 220 characters in 20 parts of 11.
+		expect(new Set(pieces.join(' ').split(/\s+/u).filter((word) => word.includes('a')).map(characterCount))).toEqual(new Set([11]));
+		// A word that fits with two others is left whole.
+		const short = `https://example.com/${'a'.repeat(60 - WORD_ROOM - 20)}`;
+		expect(splitForSpeech(`اقرأ الرابط التالي الآن ${short} ثم تابع القراءة هنا الآن`, 60).join(' ')).toContain(short);
+	});
+
+	it('does not end a sentence at an abbreviation or title: no pause between د. and the name (issue 22.7)', () => {
+		const text = 'كان الاجتماع طويلا جدا في ذلك اليوم المشمس وقال د. محمد علي إن العمل انتهى.';
+		// Before: 'كان … وقال د.' | 'محمد علي إن العمل انتهى.' (the dot taken for a sentence end).
+		for (const max of [50, 52, 55, 60, 65]) {
+			const pieces = splitForSpeech(text, max);
+			expect(pieces.some((piece) => piece.endsWith('د.'))).toBe(false);
+		}
+		expect(splitForSpeech('وصل أ.د. خالد إلى القاعة في الموعد المحدد تماما. ثم بدأ المحاضرة بالترحيب بالحضور.', 50)).toEqual([
+			'وصل أ.د. خالد إلى القاعة في الموعد المحدد تماما.',
+			'ثم بدأ المحاضرة بالترحيب بالحضور.',
+		]);
+		expect(splitForSpeech('The report was written by the team at the office. Dr. Smith read it to everyone present today.', 55)).toEqual([
+			'The report was written by the team at the office.',
+			'Dr. Smith read it to everyone present today.',
+		]);
+	});
+
+	it.each([
+		['د.', true],
+		['أ.', true],
+		['م.', true],
+		['ص.ب.', true],
+		['أ.د.', true],
+		['ت.', true],
+		['«د.', true],
+		['د.\u200f', true],
+		['Dr.', true],
+		['Mrs.', true],
+		['e.g.', true],
+		['J.', true],
+		['الكتاب.', false],
+		['2026.', false],
+		['etc.', false],
+		['no.', false],
+	])('isAbbreviation(%j) is %s', (word, expected) => {
+		expect(isAbbreviation(word)).toBe(expected);
+	});
+
+	it('a dot followed by U+200F (RLM, pasted Arabic) or other direction marks ends a sentence (issue 22.7)', () => {
+		const first = 'هذه الجملة الأولى تنتهي هنا الآن.\u200f';
+		const second = 'وهذه الجملة الثانية تأتي بعدها مباشرة.\u200f';
+		// Before: cut at the last space that fitted, inside the second sentence.
+		expect(splitForSpeech(`${first} ${second}`, 50)).toEqual([first, second]);
+		expect(splitForSpeech(`${first.replace('\u200f', '\u200e\u2069')} ${second}`, 50)).toEqual([first.replace('\u200f', '\u200e\u2069'), second]);
+		expect(splitForSpeech('هل هذه الجملة الأولى تنتهي هنا؟\u200f ثم تأتي الجملة الثانية بعدها مباشرة.', 50)).toHaveLength(2);
+	});
+
+	it('firstPieceBelowMinimum names the piece a long text cannot make acceptable (only break tags around one word)', () => {
+		const tags = Array.from({ length: 20 }, () => '<break time="1s"/>').join(' ');
+		const text = `${'جملة أولى طويلة بما يكفي هنا. '.repeat(3)}${tags} كلمة ${tags}`;
+		const pieces = splitForSpeech(text, 120);
+		const index = firstPieceBelowMinimum(pieces);
+		expect(index).toBeDefined();
+		expect(meetsMinimum(pieces[index!])).toBe(false);
+		expect(firstPieceBelowMinimum(['ا ب'])).toBeUndefined();
+		expect(firstPieceBelowMinimum(splitForSpeech('جملة أولى طويلة بما يكفي هنا. '.repeat(20), 100))).toBeUndefined();
 	});
 
 	it('refuses a limit below 50', () => {

@@ -239,6 +239,35 @@ describe('long texts', () => {
 		expect(sandbox.requests).toHaveLength(0);
 	});
 
+	it('a link longer than a piece: every piece has 3 words, so Faseeh takes them all and the item is spoken (issue 22.7)', async () => {
+		const sandbox = await sandboxWith({ ttsTextMinimum: true });
+		const link = `https://example.com/news/2026/12/07/${'article-'.repeat(40)}`;
+		const text = `${LONG.slice(0, 400).replace(/\s*\S*$/u, '.')} ${link} ${LONG.slice(400, 700).replace(/^\S*\s*/u, '')}`;
+		const pieces = splitForSpeech(text, 100);
+		const result = await runAgainst(sandbox, new Faseeh(), parameters({ maxCharacters: 100, pauseMs: 0 }), items(text));
+		// Before: the link's runs of 100 characters were pieces of one word: the sandbox refused the first
+		// with 400 "text must contain at least 3 words and 10 characters" after the pieces before it.
+		expect(result.error).toBeUndefined();
+		expect(ttsTexts(sandbox, 400)).toEqual([]);
+		expect(ttsTexts(sandbox).sort()).toEqual([...pieces].sort());
+		const wav = await result.binaryBuffer(result.items[0], 'data');
+		expect(wav.subarray(44).equals(expectedPcm(pieces, 0))).toBe(true);
+	});
+
+	it('a long text with a piece Faseeh would refuse (two words among 60 break tags) is refused before any request (issue 22.7)', async () => {
+		const sandbox = await sandboxWith({ ttsTextMinimum: true });
+		const tags = Array.from({ length: 20 }, () => '<break time="1s"/>').join(' ');
+		const sentences = 'هذه جملة عربية طويلة بما يكفي للتجربة هنا. '.repeat(12);
+		const text = `${sentences}${tags} كلمة ${tags} كلمة ${tags} ${sentences}`;
+		const result = await runAgainst(sandbox, new Faseeh(), parameters({ maxCharacters: 500 }), items(text));
+		// A piece holds at most 20 break tags: the middle one has 20 and one word. Before: pieces 1 and 2
+		// were sent (and charged), then Faseeh refused piece 3.
+		expect(result.error?.message).toMatch(
+			/^Parameter "Text" cannot be cut into pieces Faseeh accepts \(at least 3 words and 10 characters each\): piece \d+ of \d+ \("<break time="1s"\/>.*\[item 0\]$/,
+		);
+		expect(sandbox.requests).toHaveLength(0);
+	});
+
 	it.each([
 		[{ maxCharacters: 99 }, 'Parameter "Max Characters per Request" must be a number from 100 to 10000, got 99 [item 0]'],
 		[{ pauseMs: 12.5 }, 'Parameter "Pause Between Pieces (Ms)" must be a whole number, got 12.5 [item 0]'],

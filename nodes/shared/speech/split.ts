@@ -4,14 +4,22 @@
  *
  * The only markup Faseeh knows is `<break time="500ms"/>` (a pause). A tag is never cut, and a
  * piece is cut only between words, preferring, in this order:
- *  0. a sentence end (`.` `؟` `?` `!` `؛` `;` `…` followed by a space) or a line break,
+ *  0. a sentence end (`.` `؟` `?` `!` `؛` `;` `…` followed by a space, closing quotes or brackets and
+ *     direction marks such as U+200F allowed between) or a line break; a dot after an abbreviation
+ *     or title (`د.` `أ.د.` `ص.ب.` `Dr.`: see ABBREVIATIONS) is no sentence end,
  *  1. a clause end (`،` `,` `:` followed by a space),
  *  2. any space (or the edge of a tag written against a word),
- *  3. inside a word, by characters: only for a "word" longer than a whole piece (a URL, a run of
- *     letters without spaces), which no voice can speak as one anyway.
+ *  3. the space after an abbreviation or title (between `د.` and the name it introduces).
+ * A "word" too long to share a piece with two other words (longer than `maxChars` − WORD_ROOM: a
+ * long URL, a run of letters without spaces, which no voice speaks as a word anyway) is first cut
+ * into equal parts of at most a fifth of a piece, sent with a space between them: a piece made
+ * only of such a word then has 5 words, and can give 2 to a short piece beside it and keep the 3
+ * Faseeh asks for (one part alone would be refused, after the pieces before it were charged).
  * Pieces are trimmed, never empty, at most `maxChars` characters (Unicode code points) and
- * MAX_BREAKS_PER_PIECE tags, and each has Faseeh's minimum of 3 words and 10 characters: a short
- * piece is merged into its neighbour, or takes words from the piece before it.
+ * MAX_BREAKS_PER_PIECE tags, and each has Faseeh's minimum of 3 words and 10 characters where the
+ * text allows it: a short piece is merged into its neighbour, or takes words from the piece before
+ * or after it. `firstPieceBelowMinimum` finds a piece that still cannot (a run of break tags with
+ * few words), so the caller can refuse the text before any request.
  */
 
 /** A well-formed break tag: double or single quotes, a time in ms or s, a space before `/>` or not. */
@@ -23,6 +31,8 @@ export const MIN_WORDS = 3;
 export const MIN_CHARACTERS = 10;
 /** Below this a piece could not hold a sentence and its tags; splitSpeech refuses smaller limits. */
 export const MIN_MAX_CHARS = 50;
+/** Room a word leaves in a piece for two others (two words of up to 14 characters and their spaces). */
+export const WORD_ROOM = 30;
 
 type TokenKind = 'tag' | 'space' | 'text';
 interface Token {
@@ -32,8 +42,38 @@ interface Token {
 	length: number;
 }
 
-const SENTENCE_END = /[.؟?!؛;…]["'»”’)\]]*$/u;
-const CLAUSE_END = /[،,:]["'»”’)\]]*$/u;
+/**
+ * What may follow the mark and still end a sentence or clause: closing quotes and brackets, and the
+ * invisible direction marks pasted Arabic is full of (LRM, RLM, ALM, embeddings and isolates).
+ */
+const CLOSERS = `["'»”’)\\]\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]*`;
+const SENTENCE_END = new RegExp(`[.؟?!؛;…]${CLOSERS}$`, 'u');
+const CLAUSE_END = new RegExp(`[،,:]${CLOSERS}$`, 'u');
+const DIRECTION_MARKS = /[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Words whose dot is not a sentence end: a title or abbreviation stands before a name or a number,
+ * and a cut there would put a pause between `د.` and `محمد علي`.
+ * - Single letters with a dot, alone or in a run, in any script: Arabic titles and references
+ *   (`د.` doctor, `أ.` ustadh, `م.` engineer, `ص.` page, `ت.` telephone, `ج.` part, `ش.` street, `ق.م.`
+ *   before Christ, `أ.د.` professor, `ص.ب.` P.O. box) and Latin initials and runs (`J.` `e.g.` `i.e.` `U.S.`);
+ * - these Latin titles and short forms (case as written): Dr, Mr, Mrs, Ms, Prof, Sr, Jr, St, Mt, No,
+ *   Nr, Fig, Vol, vs, approx.
+ * A text that really ends a sentence with one of them is cut elsewhere (at the next sentence end,
+ * else a comma, else a space): a missed sentence end costs nothing, a false one a pause mid-name.
+ */
+export const ABBREVIATIONS = {
+	letterRun: /^["'«“([]*(?:\p{L}\p{M}*\.)+$/u,
+	latin: ['Dr', 'Mr', 'Mrs', 'Ms', 'Prof', 'Sr', 'Jr', 'St', 'Mt', 'No', 'Nr', 'Fig', 'Vol', 'vs', 'approx'],
+};
+const LATIN_ABBREVIATION = new RegExp(`^["'«“(\\[]*(?:${ABBREVIATIONS.latin.join('|')})\\.$`, 'u');
+
+/** True when the dot that ends `word` belongs to an abbreviation or title, not to a sentence. */
+export function isAbbreviation(word: string): boolean {
+	if (!word.includes('.')) return false;
+	const bare = word.replace(DIRECTION_MARKS, '');
+	return ABBREVIATIONS.letterRun.test(bare) || LATIN_ABBREVIATION.test(bare);
+}
 
 /**
  * Why the text cannot be spoken, or undefined: empty, only break tags and spaces, a break tag left
@@ -65,7 +105,20 @@ export function validateSpeechText(text: string): string | undefined {
 
 /** Code points of a string (what Faseeh counts, and what pieces are measured in). */
 export function characterCount(text: string): number {
-	return Array.from(text).length;
+	// UTF-16 units minus the second half of each surrogate pair, without building an array of
+	// code points (that allocation was a third of splitting a 1 M-character text).
+	let count = text.length;
+	for (let i = 0; i < text.length; i++) {
+		const unit = text.charCodeAt(i);
+		if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+			const next = text.charCodeAt(i + 1);
+			if (next >= 0xdc00 && next <= 0xdfff) {
+				count--;
+				i++;
+			}
+		}
+	}
+	return count;
 }
 
 /** Words and characters outside tags: what Faseeh's minimum is checked against. */
@@ -85,7 +138,8 @@ export function splitForSpeech(text: string, maxChars: number): string[] {
 	}
 	const tokens = tokenize(text);
 	if (characterCount(text) <= maxChars && fits(tokens, maxChars)) return text.trim() === '' ? [] : [text];
-	const pieces = pack(tokens, 0, maxChars).filter((piece) => piece.some((token) => token.kind !== 'space'));
+	const words = cutLongWords(tokens, maxChars);
+	const pieces = pack(words, 0, maxChars).filter((piece) => piece.some((token) => token.kind !== 'space'));
 	return fixShortPieces(pieces, maxChars).map(render);
 }
 
@@ -104,8 +158,36 @@ function tokenize(text: string): Token[] {
 	return tokens;
 }
 
+/** Runs of whitespace and of everything else, scanned by hand (a regex match per word was a quarter of the time). */
 function pushPlain(plain: string, push: (kind: TokenKind, value: string) => void): void {
-	for (const match of plain.matchAll(/(\s+)|(\S+)/gu)) push(match[1] ? 'space' : 'text', match[0]);
+	let start = 0;
+	let inSpace = false;
+	for (let i = 0; i < plain.length; i++) {
+		const space = isWhitespace(plain.charCodeAt(i));
+		if (i > start && space !== inSpace) {
+			push(inSpace ? 'space' : 'text', plain.slice(start, i));
+			start = i;
+		}
+		inSpace = space;
+	}
+	if (start < plain.length) push(inSpace ? 'space' : 'text', plain.slice(start));
+}
+
+/** What `\s` matches in JavaScript (a surrogate half is never whitespace). */
+function isWhitespace(unit: number): boolean {
+	if (unit <= 0x20) return unit === 0x20 || (unit >= 0x09 && unit <= 0x0d);
+	if (unit < 0xa0) return false;
+	return (
+		unit === 0xa0 ||
+		unit === 0x1680 ||
+		(unit >= 0x2000 && unit <= 0x200a) ||
+		unit === 0x2028 ||
+		unit === 0x2029 ||
+		unit === 0x202f ||
+		unit === 0x205f ||
+		unit === 0x3000 ||
+		unit === 0xfeff
+	);
 }
 
 /**
@@ -119,8 +201,9 @@ function cutLevel(tokens: Token[], i: number): number | undefined {
 	if (before.kind === 'space') {
 		if (before.value.includes('\n')) return 0;
 		const previous = tokens[i - 2];
-		if (previous?.kind === 'text' && SENTENCE_END.test(previous.value)) return 0;
-		if (previous?.kind === 'text' && CLAUSE_END.test(previous.value)) return 1;
+		if (previous?.kind !== 'text') return 2;
+		if (SENTENCE_END.test(previous.value)) return isAbbreviation(previous.value) ? 3 : 0;
+		if (CLAUSE_END.test(previous.value)) return 1;
 		return 2;
 	}
 	if (after.kind === 'space') return undefined; // cut after the space instead
@@ -130,26 +213,74 @@ function cutLevel(tokens: Token[], i: number): number | undefined {
 
 /** Greedy packing at one level; a segment too long for a piece is packed at the next level. */
 function pack(tokens: Token[], level: number, maxChars: number): Token[][] {
-	const segments = level <= 2 ? segmentsAt(tokens, level) : characterChunks(tokens, maxChars);
 	const pieces: Token[][] = [];
 	let current: Token[] = [];
-	for (const segment of segments) {
-		const joined = current.concat(segment);
-		if (fits(joined, maxChars)) {
-			current = joined;
+	let currentSize = sizeOf(current);
+	for (const segment of segmentsAt(tokens, level)) {
+		// Sizes are combined, not measured again, so packing is linear in the text's length.
+		const size = sizeOf(segment);
+		const joined = joinSizes(currentSize, size);
+		if (sizeFits(joined, maxChars)) {
+			for (const token of segment) current.push(token);
+			currentSize = joined;
 			continue;
 		}
 		if (current.length > 0) pieces.push(current);
-		if (fits(segment, maxChars)) {
-			current = segment;
+		if (sizeFits(size, maxChars) || level >= LAST_LEVEL) {
+			// At the last level a segment is one word (cutLongWords made every word fit) or one tag.
+			current = segment.slice();
+			currentSize = size;
 		} else {
 			const inner = pack(segment, level + 1, maxChars);
 			pieces.push(...inner.slice(0, -1));
 			current = inner[inner.length - 1] ?? [];
+			currentSize = sizeOf(current);
 		}
 	}
 	if (current.length > 0) pieces.push(current);
 	return pieces;
+}
+
+/** What fits() needs to know of a run of tokens, so two runs can be judged together without joining them. */
+interface RunSize {
+	/** Code points of all tokens. */
+	total: number;
+	/** Code points of the spaces at the start and at the end (all of them when the run is only spaces). */
+	leading: number;
+	trailing: number;
+	onlySpaces: boolean;
+	tags: number;
+}
+
+function sizeOf(tokens: Token[]): RunSize {
+	const size: RunSize = { total: 0, leading: 0, trailing: 0, onlySpaces: true, tags: 0 };
+	for (const token of tokens) {
+		size.total += token.length;
+		if (token.kind === 'tag') size.tags++;
+		if (token.kind === 'space') {
+			if (size.onlySpaces) size.leading += token.length;
+			size.trailing += token.length;
+		} else {
+			size.onlySpaces = false;
+			size.trailing = 0;
+		}
+	}
+	return size;
+}
+
+function joinSizes(a: RunSize, b: RunSize): RunSize {
+	return {
+		total: a.total + b.total,
+		leading: a.onlySpaces ? a.total + b.leading : a.leading,
+		trailing: b.onlySpaces ? a.trailing + b.total : b.trailing,
+		onlySpaces: a.onlySpaces && b.onlySpaces,
+		tags: a.tags + b.tags,
+	};
+}
+
+function sizeFits(size: RunSize, maxChars: number): boolean {
+	const trimmed = size.onlySpaces ? 0 : size.total - size.leading - size.trailing;
+	return trimmed <= maxChars && size.tags <= MAX_BREAKS_PER_PIECE;
 }
 
 function segmentsAt(tokens: Token[], level: number): Token[][] {
@@ -166,35 +297,54 @@ function segmentsAt(tokens: Token[], level: number): Token[][] {
 	return segments;
 }
 
-/** Last resort: one word longer than a piece, cut into runs of maxChars code points. */
-function characterChunks(tokens: Token[], maxChars: number): Token[][] {
-	const chunks: Token[][] = [];
+/** The lowest-priority cut (the space after an abbreviation): below it a segment is one word or tag. */
+const LAST_LEVEL = 3;
+
+/**
+ * Words longer than `maxChars` − WORD_ROOM cut into parts of equal length, each at most a fifth of
+ * a piece (less the spaces between five parts), with a space token between them: the packer then
+ * treats the parts as words. Every other token is kept as it is.
+ */
+function cutLongWords(tokens: Token[], maxChars: number): Token[] {
+	const longest = maxChars - WORD_ROOM;
+	if (!tokens.some((token) => token.kind === 'text' && token.length > longest)) return tokens;
+	const part = Math.floor((maxChars - 4) / 5);
+	const out: Token[] = [];
 	for (const token of tokens) {
-		if (token.kind !== 'text' || token.length <= maxChars) {
-			chunks.push([token]);
+		if (token.kind !== 'text' || token.length <= longest) {
+			out.push(token);
 			continue;
 		}
 		const points = [...token.value];
-		for (let at = 0; at < points.length; at += maxChars) {
-			const value = points.slice(at, at + maxChars).join('');
-			chunks.push([{ kind: 'text', value, length: characterCount(value) }]);
+		const size = Math.ceil(points.length / Math.ceil(points.length / part));
+		for (let at = 0; at < points.length; at += size) {
+			if (at > 0) out.push({ kind: 'space', value: ' ', length: 1 });
+			const value = points.slice(at, at + size).join('');
+			out.push({ kind: 'text', value, length: characterCount(value) });
 		}
 	}
-	return chunks;
+	return out;
 }
 
 function fits(tokens: Token[], maxChars: number): boolean {
-	return trimmedLength(tokens) <= maxChars && tokens.filter((token) => token.kind === 'tag').length <= MAX_BREAKS_PER_PIECE;
+	return sizeFits(sizeOf(tokens), maxChars);
 }
 
-function trimmedLength(tokens: Token[]): number {
-	let start = 0;
-	let end = tokens.length;
-	while (start < end && tokens[start].kind === 'space') start++;
-	while (end > start && tokens[end - 1].kind === 'space') end--;
-	let length = 0;
-	for (let i = start; i < end; i++) length += tokens[i].length;
-	return length;
+/** meetsMinimum(render(tokens)) without building the string: words are text tokens, tags count as one space. */
+function tokensMeetMinimum(tokens: Token[]): boolean {
+	let first = -1;
+	let last = -1;
+	let words = 0;
+	for (let i = 0; i < tokens.length; i++) {
+		if (tokens[i].kind !== 'text') continue;
+		if (first < 0) first = i;
+		last = i;
+		words++;
+	}
+	if (words < MIN_WORDS) return false;
+	let characters = 0;
+	for (let i = first; i <= last; i++) characters += tokens[i].kind === 'tag' ? 1 : tokens[i].length;
+	return characters >= MIN_CHARACTERS;
 }
 
 function render(tokens: Token[]): string {
@@ -210,7 +360,7 @@ function render(tokens: Token[]): string {
 function fixShortPieces(pieces: Token[][], maxChars: number): Token[][] {
 	const result = pieces.slice();
 	for (let i = 0; i < result.length; ) {
-		if (meetsMinimum(render(result[i])) || result.length === 1) {
+		if (tokensMeetMinimum(result[i]) || result.length === 1) {
 			i++;
 			continue;
 		}
@@ -237,7 +387,7 @@ function borrowWords(pieces: Token[][], i: number, maxChars: number): boolean {
 		const moved = previous.slice(cut).concat(pieces[i]);
 		if (!fits(moved, maxChars)) return false;
 		const kept = previous.slice(0, cut);
-		if (meetsMinimum(render(moved)) && meetsMinimum(render(kept))) {
+		if (tokensMeetMinimum(moved) && tokensMeetMinimum(kept)) {
 			pieces[i - 1] = kept;
 			pieces[i] = moved;
 			return true;
@@ -254,13 +404,25 @@ function borrowFromNext(pieces: Token[][], i: number, maxChars: number): boolean
 		const grown = pieces[i].concat(next.slice(0, cut));
 		if (!fits(grown, maxChars)) return false;
 		const rest = next.slice(cut);
-		if (meetsMinimum(render(grown)) && meetsMinimum(render(rest))) {
+		if (tokensMeetMinimum(grown) && tokensMeetMinimum(rest)) {
 			pieces[i] = grown;
 			pieces[i + 1] = rest;
 			return true;
 		}
 	}
 	return false;
+}
+
+/**
+ * The index of the first piece under Faseeh's minimum (3 words, 10 characters) in a text cut into
+ * several, or undefined. A piece that stays short after splitForSpeech's merging and borrowing
+ * (the middle of a word longer than two pieces, a run of break tags) would be refused by Faseeh
+ * after the pieces before it were spoken and charged: the caller refuses the text first.
+ */
+export function firstPieceBelowMinimum(pieces: string[]): number | undefined {
+	if (pieces.length < 2) return undefined;
+	const index = pieces.findIndex((piece) => !meetsMinimum(piece));
+	return index < 0 ? undefined : index;
 }
 
 function quote(text: string): string {

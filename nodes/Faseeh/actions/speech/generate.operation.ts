@@ -18,7 +18,12 @@ import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
 import { API_PATHS, faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
 import { speakLongText } from '../../../shared/speech/longText';
-import { characterCount, splitForSpeech, validateSpeechText } from '../../../shared/speech/split';
+import {
+	characterCount,
+	firstPieceBelowMinimum,
+	splitForSpeech,
+	validateSpeechText,
+} from '../../../shared/speech/split';
 import { accountPieceWindow } from '../../../shared/transport';
 
 /** Longest text sent in one request (Faseeh publishes no limit: README, "Long texts"). */
@@ -182,6 +187,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	}
 	// A voice note is made of whole pieces: one piece must fit one note.
 	const pieces = splitForSpeech(text, notes ? Math.min(maxCharacters, notes.maxPieceCharacters()) : maxCharacters);
+	const shortPiece = firstPieceBelowMinimum(pieces);
+	if (shortPiece !== undefined) throw check.fail('Text', unspeakablePieces(pieces, shortPiece));
 
 	const requestedSampleRate = typeof body.sample_rate === 'number' ? body.sample_rate : undefined;
 	const request = {
@@ -276,6 +283,16 @@ async function speakVoiceNotes(
 			binary: { [spoken.outputField]: note.binary },
 		};
 	});
+}
+
+/**
+ * A long text that cannot be cut into pieces Faseeh accepts (each at least 3 words and 10
+ * characters: a run of break tags with few words between them): refused before any piece is sent,
+ * so nothing is charged for a text that would fail at that piece.
+ */
+function unspeakablePieces(pieces: string[], index: number): string {
+	const start = [...pieces[index]].slice(0, 40).join('');
+	return `cannot be cut into pieces Faseeh accepts (at least 3 words and 10 characters each): piece ${index + 1} of ${pieces.length} ("${start}…") would have fewer. Put more words between the break tags there (a piece carries at most 20 tags)`;
 }
 
 function wholeNumber(check: ParameterValidator, label: string, value: unknown, min: number, max: number): number {
