@@ -37,7 +37,7 @@ export class SandboxApi {
 		private readonly opts: {
 			voicesRoute?: boolean;
 			textFieldsFirst?: boolean;
-			streamingSampleRate?: 'fixed' | 'named' | 'unnamed';
+			streamingSampleRate?: 'fixed' | 'named' | 'unnamed' | 'ignoredUnnamed';
 			ttsTextMinimum?: boolean;
 			stt?: SttOptions;
 		},
@@ -228,13 +228,13 @@ export class SandboxApi {
 		if (streaming) {
 			// The documented streaming content type fixes 24 kHz; whether sample_rate changes it is unknown.
 			const mode = this.opts.streamingSampleRate ?? 'fixed';
-			const streamRate = mode === 'fixed' || typeof sampleRate !== 'number' ? 24000 : sampleRate;
+			const streamRate = mode === 'fixed' || mode === 'ignoredUnnamed' || typeof sampleRate !== 'number' ? 24000 : sampleRate;
 			const pcm = synthesize(seed, text, streamRate);
 			this.rememberSpoken(pcm, streamRate, text);
 			const contentType =
 				streamRate === 24000 && mode === 'fixed'
 					? PCM_CONTENT_TYPE
-					: mode === 'unnamed'
+					: mode === 'unnamed' || mode === 'ignoredUnnamed'
 						? 'audio/raw;codec=pcm16;channels=1'
 						: `audio/raw;codec=pcm16;rate=${streamRate};channels=1`;
 			return { kind: 'audio', contentType, data: pcm, chunked: true };

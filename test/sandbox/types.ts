@@ -39,9 +39,10 @@ export interface FaseehSandboxOptions {
 	 * Streaming TTS with `sample_rate` (whether the API honours it is not documented):
 	 * 'fixed' (default, as the docs' content type says) answers 24 kHz PCM labelled rate=24000;
 	 * 'named' answers PCM at the asked rate, labelled with it; 'unnamed' answers PCM at the asked
-	 * rate with a content type that names no rate.
+	 * rate with a content type that names no rate; 'ignoredUnnamed' answers 24 kHz PCM whatever was
+	 * asked, with a content type that names no rate (what the bytes alone cannot reveal).
 	 */
-	streamingSampleRate?: 'fixed' | 'named' | 'unnamed';
+	streamingSampleRate?: 'fixed' | 'named' | 'unnamed' | 'ignoredUnnamed';
 	/**
 	 * Default false: text-to-speech takes any non-empty text (the preview endpoint documents the
 	 * minimum). true => TTS also answers 400 / 40001 "text must contain at least 3 words and 10

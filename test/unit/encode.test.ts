@@ -374,6 +374,38 @@ describe('not freezing the event loop', () => {
 	});
 });
 
+describe('targetSampleRate: PCM at one rate written at another (streaming mode, issue 22.8)', () => {
+	it('24 kHz in, 16 kHz WAV and raw PCM out: the same signal at the new rate, the input\'s duration', async () => {
+		const input = pcm(1.5, 24000);
+		for (const format of ['wav', 'pcm'] as OutputFormat[]) {
+			const encoder = await createEncoder({ format, sampleRate: 24000, targetSampleRate: 16000 });
+			expect(encoder.outputSampleRate).toBe(16000);
+			const { output } = await encode(encoder, input);
+			const samples = format === 'wav' ? output.subarray(44) : output;
+			if (format === 'wav') expect(output.readUInt32LE(24)).toBe(16000);
+			expect(samples.length / 2).toBe(Math.ceil((input.length / 2) * (16000 / 24000)));
+			expect(encoder.durationSeconds()).toBeCloseTo(1.5, 9);
+			const got = Float32Array.from({ length: samples.length / 2 }, (_u, i) => samples.readInt16LE(i * 2) / 32768);
+			expect(bestCorrelation(got, reference(got.length, 16000), 0, 100, 20000).r).toBeGreaterThan(0.999);
+		}
+	});
+
+	it('MP3 and OGG/Opus are encoded at the target\'s rate (its next one up), decoded to the input\'s duration', async () => {
+		const mp3 = await createEncoder({ format: 'mp3', sampleRate: 24000, targetSampleRate: 16000 });
+		const opus = await createEncoder({ format: 'oggOpus', sampleRate: 24000, targetSampleRate: 11025 });
+		expect([mp3.outputSampleRate, opus.outputSampleRate]).toEqual([16000, 12000]);
+		const input = pcm(2, 24000);
+		const decodedMp3 = decodeWithLibrary('mp3', (await encode(mp3, input)).output);
+		expect([decodedMp3.sampleRate, decodedMp3.samplesDecoded]).toEqual([16000, 32000]);
+		const decodedOpus = decodeWithLibrary('ogg', (await encode(opus, input)).output);
+		expect(Math.abs(decodedOpus.samplesDecoded / decodedOpus.sampleRate - 2)).toBeLessThan(0.002);
+	});
+
+	it('refuses a target rate out of range', async () => {
+		await expect(createEncoder({ format: 'wav', sampleRate: 24000, targetSampleRate: 96000 })).rejects.toThrow('Sample rate must be a whole number of Hz from 8000 to 48000, not 96000');
+	});
+});
+
 describe('Resampler', () => {
 	it('22050 → 24000 Hz: exact length, unit gain, tone kept', () => {
 		const rate = 22050;

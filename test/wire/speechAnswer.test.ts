@@ -1,7 +1,8 @@
 /**
  * Speech → Generate decides what Faseeh answered by its content (issue 17, items 6, 7 and 13): a
  * real container keeps its type and extension, only true headerless PCM is wrapped, a WAV is read
- * by its chunks, and streaming PCM gets the rate the answer names (or the one asked for).
+ * by its chunks, and streaming PCM is taken at the rate the answer names, else Faseeh's documented
+ * 24 kHz, and resampled to Options → Sample Rate (issue 22.8).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import { parseWav } from '../../nodes/shared/audio';
 import { cleanupHarness } from '../harness/n8nHarness';
 import type { FaseehSandbox } from '../sandbox/FaseehSandbox';
 import { synthesize } from '../sandbox/catalog';
+import { decodeWithLibrary } from '../helpers/audio';
 import { requestsTo, runAgainst, startSandbox } from '../helpers/faseeh';
 
 const TEXT = 'مرحبا بك في فصيح كيف يمكنني مساعدتك اليوم';
@@ -121,25 +123,77 @@ describe('what Faseeh answered decides the file', () => {
 	});
 });
 
-describe('streaming with a sample rate', () => {
-	const streamed = speech({ options: { streaming: true, sampleRate: 16000 } });
+describe('streaming with a sample rate (issue 22.8)', () => {
+	const streamed = (extra: INodeParameters = {}) => speech({ options: { streaming: true, sampleRate: 16000 }, ...extra });
+	/** The sandbox's voice is a pure tone, so its 16 kHz synthesis is what 24 kHz resampled to 16 kHz must be. */
+	const at16k = () => synthesize(`tts\nfaseeh-v1-preview\nar-najdi-male-2\n${TEXT}`, TEXT, 16000);
+	const floats = (pcm: Buffer) => Float32Array.from({ length: pcm.length / 2 }, (_u, i) => pcm.readInt16LE(i * 2) / 32768);
 
-	it.each([
-		['fixed', 24000],
-		['named', 16000],
-		['unnamed', 16000],
-	] as const)('sandbox answering %s: the WAV says %i Hz, and holds exactly the PCM sent', async (mode, rate) => {
-		const sandbox = await startSandbox({ streamingSampleRate: mode });
+	// 'ignoredUnnamed' is the case the bytes cannot reveal: Faseeh streams 24 kHz whatever sample_rate
+	// asks and names no rate. Before, the node took the PCM for the 16 kHz it asked: a WAV labelled
+	// 16 kHz holding 24 kHz samples, played 1.5 times too long and a fifth lower.
+	it.each(['fixed', 'named', 'unnamed', 'ignoredUnnamed'] as const)(
+		'sandbox streaming %s: sample_rate is not sent, the 24 kHz PCM is resampled, the WAV is 16 kHz speech of the right length',
+		async (mode) => {
+			const sandbox = await startSandbox({ streamingSampleRate: mode });
+			sandboxes.push(sandbox);
+			const result = await runAgainst(sandbox, new Faseeh(), streamed(), [{ json: {} }]);
+			expect(result.error).toBeUndefined();
+			const [request] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
+			expect(request.json).toMatchObject({ streaming: true });
+			expect(request.json).not.toHaveProperty('sample_rate');
+			const wav = await result.binaryBuffer(result.items[0], 'data');
+			const info = parseWav(wav)!;
+			expect(info.sampleRate).toBe(16000);
+			const expected = at16k();
+			const got = wav.subarray(info.dataOffset);
+			// ceil(n × 16000 / 24000) samples against the sandbox's round(seconds × 16000): within one.
+			expect(Math.abs(got.length - expected.length)).toBeLessThanOrEqual(2);
+			const [a, b] = [floats(got), floats(expected)];
+			const n = Math.min(a.length, b.length);
+			let error = 0;
+			for (let i = 32; i < n - 32; i++) error = Math.max(error, Math.abs(a[i] - b[i]));
+			// The same tone at the same times (no speed change): every sample within 1 % of full scale.
+			expect(error).toBeLessThan(0.01);
+			expect(result.items[0].json).toMatchObject({ sampleRate: 16000, streaming: true });
+			expect(result.items[0].json.durationSeconds).toBeCloseTo(expected.length / 2 / 16000, 2);
+		},
+	);
+
+	it('MP3 and OGG/Opus: encoded at the asked rate from the resampled PCM, decoded to the right length', async () => {
+		const sandbox = await startSandbox({ streamingSampleRate: 'ignoredUnnamed' });
 		sandboxes.push(sandbox);
-		const result = await runAgainst(sandbox, new Faseeh(), streamed, [{ json: {} }]);
-		expect(result.error).toBeUndefined();
-		const [request] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
-		expect(request.json).toMatchObject({ streaming: true, sample_rate: 16000 });
+		const expected = at16k().length / 2;
+		for (const format of ['mp3', 'oggOpus'] as const) {
+			const result = await runAgainst(sandbox, new Faseeh(), streamed({ outputFormat: format }), [{ json: {} }]);
+			expect(result.error).toBeUndefined();
+			const file = await result.binaryBuffer(result.items[0], 'data');
+			expect(result.items[0].json).toMatchObject({ format, sampleRate: 16000 });
+			const decoded = decodeWithLibrary(format === 'mp3' ? 'mp3' : 'ogg', file);
+			expect(decoded.errors).toEqual([]);
+			// mpg123 at the MP3's 16 kHz, libopus always at 48 kHz.
+			expect(decoded.sampleRate).toBe(format === 'mp3' ? 16000 : 48000);
+			expect(Math.abs(decoded.samplesDecoded / decoded.sampleRate - expected / 16000)).toBeLessThan(0.002);
+		}
+	});
+
+	it('without Sample Rate, streaming is as before: 24 kHz as Faseeh streams it, nothing resampled', async () => {
+		const sandbox = await startSandbox({ streamingSampleRate: 'ignoredUnnamed' });
+		sandboxes.push(sandbox);
+		const result = await runAgainst(sandbox, new Faseeh(), speech({ options: { streaming: true } }), [{ json: {} }]);
 		const wav = await result.binaryBuffer(result.items[0], 'data');
-		const info = parseWav(wav);
-		expect(info?.sampleRate).toBe(rate);
-		const expected = synthesize(`tts\nfaseeh-v1-preview\nar-najdi-male-2\n${TEXT}`, TEXT, rate);
-		expect(wav.subarray(info!.dataOffset).equals(expected)).toBe(true);
-		expect(result.items[0].json.durationSeconds).toBeCloseTo(expected.length / 2 / rate, 3);
+		const info = parseWav(wav)!;
+		expect(info.sampleRate).toBe(24000);
+		expect(wav.subarray(info.dataOffset).equals(synthesize(`tts\nfaseeh-v1-preview\nar-najdi-male-2\n${TEXT}`, TEXT, 24000))).toBe(true);
+	});
+
+	it('a complete (non-streaming) answer still asks Faseeh for the rate: its WAV header says what it is', async () => {
+		const sandbox = await startSandbox();
+		sandboxes.push(sandbox);
+		const result = await runAgainst(sandbox, new Faseeh(), speech({ options: { sampleRate: 16000 } }), [{ json: {} }]);
+		const [request] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
+		expect(request.json).toMatchObject({ streaming: false, sample_rate: 16000 });
+		const wav = await result.binaryBuffer(result.items[0], 'data');
+		expect(wav.subarray(parseWav(wav)!.dataOffset).equals(at16k())).toBe(true);
 	});
 });

@@ -11,7 +11,8 @@
  */
 import { Mp3Writer } from './mp3';
 import { OggOpusWriter } from './opus';
-import { copyBytes, PcmInput } from './pcm';
+import { copyBytes, PcmInput, toFloat, toInt16 } from './pcm';
+import { Resampler } from './resample';
 import { Slicer } from './slicer';
 
 export type OutputFormat = 'wav' | 'mp3' | 'oggOpus' | 'pcm';
@@ -43,6 +44,12 @@ export interface EncoderOptions {
 	format: OutputFormat;
 	/** Rate of the input PCM, 8000..48000 Hz. */
 	sampleRate: number;
+	/**
+	 * The rate the audio must have, when it is not the input's (8000..48000 Hz): the PCM is first
+	 * resampled to it, then encoded as input at that rate would be (MP3 and OGG/Opus at their next
+	 * rate up). Speech → Generate's streaming mode, whose PCM comes at Faseeh's 24 kHz.
+	 */
+	targetSampleRate?: number;
 	/** MP3 and OGG/Opus only (ignored for WAV and PCM); defaults to BIT_RATES[format].default. */
 	bitRateKbps?: number;
 	/** OGG/Opus only: the rate to encode at (8, 12, 16, 24 or 48 kHz) and constrained VBR (voice-note presets). */
@@ -74,7 +81,7 @@ export interface AudioEncoder {
 	dispose(): void;
 	/** Seconds of audio fed so far (input samples / input rate). */
 	durationSeconds(): number;
-	/** Sample rate actually encoded (Opus: 8/12/16/24/48 kHz; MP3: LAME's rates; else the input's). */
+	/** Sample rate actually encoded (Opus: 8/12/16/24/48 kHz; MP3: LAME's rates; else the input's, or the target's). */
 	readonly outputSampleRate: number;
 	/**
 	 * MP3: the bit rate of the frames written, read from them once there are any (LAME writes at
@@ -169,6 +176,61 @@ class WavWriter implements Writer {
 	}
 }
 
+/**
+ * PCM at one rate into a writer at another: the band-limited resampler (resample.ts) in pieces of
+ * RESAMPLE_PIECE input samples, the event loop given its turns between them like the encoders'.
+ * `inputSamples` counts the input, so the duration stays the input's.
+ */
+class ResamplingWriter implements Writer {
+	private readonly input = new PcmInput();
+	private readonly resampler: Resampler;
+
+	constructor(
+		inputRate: number,
+		outputRate: number,
+		private readonly inner: Writer,
+		private readonly slicer: Slicer,
+	) {
+		this.resampler = new Resampler(inputRate, outputRate);
+	}
+
+	get outputSampleRate(): number {
+		return this.inner.outputSampleRate;
+	}
+
+	get inputSamples(): number {
+		return this.input.samples;
+	}
+
+	get bitRateKbps(): number | undefined {
+		return this.inner.bitRateKbps;
+	}
+
+	async write(pcm: Buffer): Promise<Buffer> {
+		const samples = this.input.take(pcm);
+		const out: Buffer[] = [];
+		for (let start = 0; start < samples.length; start += RESAMPLE_PIECE) {
+			const resampled = this.resampler.push(toFloat(samples.subarray(start, start + RESAMPLE_PIECE)));
+			out.push(await this.inner.write(copyBytes(toInt16(resampled))));
+			await this.slicer.pause();
+		}
+		return Buffer.concat(out);
+	}
+
+	async end(): Promise<Buffer | Buffer[]> {
+		const last = await this.inner.write(copyBytes(toInt16(this.resampler.flush())));
+		const rest = await this.inner.end();
+		return [last, ...(Array.isArray(rest) ? rest : [rest])];
+	}
+
+	dispose(): void {
+		this.inner.dispose?.();
+	}
+}
+
+/** Input samples resampled between two chances to yield (about 1 ms of work). */
+const RESAMPLE_PIECE = 2048;
+
 class Encoder implements AudioEncoder {
 	readonly mimeType: string;
 	readonly extension: string;
@@ -256,6 +318,9 @@ export async function createEncoder(options: EncoderOptions): Promise<AudioEncod
 	}
 	const rateProblem = validateSampleRate(sampleRate);
 	if (rateProblem) throw new Error(rateProblem);
+	const targetRate = options.targetSampleRate ?? sampleRate;
+	const targetProblem = validateSampleRate(targetRate);
+	if (targetProblem) throw new Error(targetProblem);
 	const bitProblem = validateBitRate(format, options.bitRateKbps);
 	if (bitProblem) throw new Error(bitProblem);
 	const slicer = new Slicer();
@@ -267,12 +332,13 @@ export async function createEncoder(options: EncoderOptions): Promise<AudioEncod
 	let bitRateKbps: number | undefined;
 	if (format === 'mp3') {
 		bitRateKbps = options.bitRateKbps ?? BIT_RATES.mp3.default;
-		writer = await Mp3Writer.create(sampleRate, bitRateKbps, slicer);
+		writer = await Mp3Writer.create(targetRate, bitRateKbps, slicer);
 	} else if (format === 'oggOpus') {
 		bitRateKbps = options.bitRateKbps ?? BIT_RATES.oggOpus.default;
-		writer = new OggOpusWriter(sampleRate, bitRateKbps, slicer, options.opus);
-	} else if (format === 'wav') writer = new WavWriter(sampleRate);
-	else writer = new PcmWriter(sampleRate);
+		writer = new OggOpusWriter(targetRate, bitRateKbps, slicer, options.opus);
+	} else if (format === 'wav') writer = new WavWriter(targetRate);
+	else writer = new PcmWriter(targetRate);
+	if (targetRate !== sampleRate) writer = new ResamplingWriter(sampleRate, targetRate, writer, slicer);
 	await slicer.pause(true);
 	return new Encoder(format, sampleRate, writer, bitRateKbps);
 }

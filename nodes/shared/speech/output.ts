@@ -17,6 +17,11 @@ export interface SpeechOutputSettings {
 	itemIndex: number;
 	/** OGG/Opus only: the rate encoded and constrained VBR (the voice-note presets). */
 	opus?: { rate?: number; constrainedVbr?: boolean };
+	/**
+	 * The rate the file must have when the PCM may come at another (streaming mode with Options →
+	 * Sample Rate: the answer comes at Faseeh's 24 kHz and is resampled here). Undefined: the answer's.
+	 */
+	sampleRate?: number;
 }
 
 export interface SpeechOutputResult {
@@ -107,6 +112,7 @@ export class SpeechOutput {
 			this.encoder = await createEncoder({
 				format: this.settings.format,
 				sampleRate,
+				targetSampleRate: this.settings.sampleRate,
 				bitRateKbps: this.settings.bitRateKbps,
 				opus: this.settings.opus,
 			});

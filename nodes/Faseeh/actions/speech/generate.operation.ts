@@ -133,7 +133,7 @@ const properties: INodeProperties[] = [
 				typeOptions: { minValue: 8000, maxValue: 48000 },
 				default: 24000,
 				description:
-					'Sample rate Faseeh is asked for, in Hz. Sent only when set. OGG/Opus is encoded at 8, 12, 16, 24 or 48 kHz (the next one up).',
+					'Sample rate of the audio, in Hz. Sent to Faseeh only when set; in streaming mode Faseeh streams 24 kHz and the audio is resampled in n8n. OGG/Opus is encoded at 8, 12, 16, 24 or 48 kHz (the next one up).',
 			},
 			speedOption,
 			timeoutOption,
@@ -166,10 +166,14 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 
 	const body: IDataObject = { voice_id: voiceId, text, stability, streaming };
 	if (options.speed !== undefined) body.speed = check.numberInRange('Speed', options.speed, 0.7, 1.2);
+	let sampleRate: number | undefined;
 	if (options.sampleRate !== undefined) {
-		const sampleRate = check.numberInRange('Sample Rate', options.sampleRate, 8000, 48000);
+		sampleRate = check.numberInRange('Sample Rate', options.sampleRate, 8000, 48000);
 		if (!Number.isInteger(sampleRate)) throw check.fail('Sample Rate', `must be a whole number, got ${sampleRate}`);
-		body.sample_rate = sampleRate;
+		// Streamed PCM has no header to say its rate, and Faseeh documents it as 24 kHz whatever
+		// sample_rate says (or does not say): it is asked for at 24 kHz and resampled here, so the
+		// audio cannot be labelled with a rate it does not have. A complete WAV carries its rate.
+		if (!streaming) body.sample_rate = sampleRate;
 	}
 	if (typeof options.dialect === 'string' && options.dialect !== '') body.dialect = options.dialect;
 	const maxCharacters = wholeNumber(check, 'Max Characters per Request', options.maxCharacters ?? DEFAULT_MAX_CHARACTERS, 100, 10000);
@@ -190,6 +194,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const shortPiece = firstPieceBelowMinimum(pieces);
 	if (shortPiece !== undefined) throw check.fail('Text', unspeakablePieces(pieces, shortPiece));
 
+	// What an answer's PCM is taken to be at when nothing says: the rate asked for (a headerless
+	// answer to a complete request), else Faseeh's documented 24 kHz (streaming).
 	const requestedSampleRate = typeof body.sample_rate === 'number' ? body.sample_rate : undefined;
 	const request = {
 		method: 'POST' as const,
@@ -201,7 +207,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		assumedSampleRate: requestedSampleRate,
 	};
 	if (notes) return await speakVoiceNotes.call(this, notes, { request, pieces, itemIndex, pauseMs, requestedSampleRate, outputField, json: { voice_id: voiceId, model, streaming } });
-	const output = new SpeechOutput(this, { format, bitRateKbps, fileName, itemIndex });
+	const output = new SpeechOutput(this, { format, bitRateKbps, fileName, itemIndex, sampleRate: streaming ? sampleRate : undefined });
 	let written;
 	try {
 		if (pieces.length > 1) {
