@@ -9,10 +9,11 @@ import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { runForEachItem } from '../shared/execute';
 import type { ItemOperation } from '../shared/execute';
 import { searchVoices } from '../shared/methods/listSearch';
-import { getModels } from '../shared/methods/loadOptions';
+import { getModels, getVoices } from '../shared/methods/loadOptions';
 import * as audioTranscribe from './actions/audio/transcribe.operation';
 import * as modelGetMany from './actions/model/getMany.operation';
 import * as speechGenerate from './actions/speech/generate.operation';
+import * as speechGenerateDialogue from './actions/speech/generateDialogue.operation';
 import * as voiceGetMany from './actions/voice/getMany.operation';
 import * as voicePreview from './actions/voice/preview.operation';
 
@@ -20,7 +21,7 @@ type Operation = (this: IExecuteFunctions, itemIndex: number) => Promise<INodeEx
 
 const OPERATIONS: Record<string, Record<string, Operation>> = {
 	voice: { preview: voicePreview.execute, getMany: voiceGetMany.execute },
-	speech: { generate: speechGenerate.execute },
+	speech: { generate: speechGenerate.execute, generateDialogue: speechGenerateDialogue.execute },
 	model: { getMany: modelGetMany.execute },
 	audio: { transcribe: audioTranscribe.execute },
 };
@@ -66,6 +67,12 @@ export class Faseeh implements INodeType {
 						value: 'generate',
 						action: 'Generate speech from text',
 						description: 'Speak Arabic text with a Faseeh voice and return a WAV, MP3 or OGG/Opus file',
+					},
+					{
+						name: 'Generate Dialogue',
+						value: 'generateDialogue',
+						action: 'Generate a dialogue with several voices',
+						description: 'Speak turns with their own voices (a two-host podcast) as one audio file, with each turn’s times',
 					},
 				],
 				default: 'generate',
@@ -137,12 +144,13 @@ export class Faseeh implements INodeType {
 			...voicePreview.description,
 			...voiceGetMany.description,
 			...speechGenerate.description,
+			...speechGenerateDialogue.description,
 			...modelGetMany.description,
 		],
 	};
 
 	methods = {
-		loadOptions: { getModels },
+		loadOptions: { getModels, getVoices },
 		listSearch: { searchVoices },
 	};
 

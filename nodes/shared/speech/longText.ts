@@ -13,13 +13,23 @@ export interface LongTextRequest {
 	pieces: string[];
 	/** The speech request without its text: each piece sends this body with its own `text`. */
 	request: Omit<FaseehRequest, 'expect' | 'body'> & { body: IDataObject };
+	/** Piece `index`'s body without its text, where pieces differ (a dialogue's turns have their own voices). */
+	pieceBody?: (index: number) => IDataObject;
 	/** How many pieces are requested at once (the account's plan limit: the limiter holds it exactly). */
 	concurrency: number;
-	pauseMs: number;
+	/** Silence between pieces (ms), or the pause before piece `index` (see synthesizePieces). */
+	pauseMs: number | ((index: number) => number);
 	/** The rate asked for (Sample Rate option, or Faseeh's 24 kHz): used until an answer says otherwise. */
 	requestedSampleRate: number;
-	/** Where the joined PCM goes, in order (the output file's encoder: see SpeechOutput). */
-	writePcm: (pcm: Buffer, sampleRate: number) => Promise<void>;
+	/**
+	 * Where the joined PCM goes, in order (the output file's encoder: see SpeechOutput): piece
+	 * `index`'s audio, after `pauseBytes` of silence (0 for the first piece).
+	 */
+	writePcm: (pcm: Buffer, sampleRate: number, piece: { index: number; pauseBytes: number }) => Promise<void>;
+	/** What the progress log calls the item's speech (default "a long text"). */
+	subject?: string;
+	/** How a piece is named in an error (default "piece 3 of 12 (\"…\")"). */
+	describePiece?: (index: number) => string;
 }
 
 /**
@@ -40,21 +50,23 @@ export async function speakLongText(this: IExecuteFunctions, long: LongTextReque
 	const gate = requestGateFor(this);
 	const itemSlot = gate ? await gate.acquire(itemIndex) : undefined;
 	itemSlot?.keepUntilItemFinished();
-	logger?.info(`Faseeh: item ${itemIndex}: speaking a long text in ${total} pieces`);
+	logger?.info(`Faseeh: item ${itemIndex}: speaking ${long.subject ?? 'a long text'} in ${total} pieces`);
+	const describe = long.describePiece ?? ((index: number) => pieceLabel(index, total, pieces[index]));
 
 	await synthesizePieces({
 		pieces,
 		concurrency: long.concurrency,
 		pauseMs: long.pauseMs,
 		sampleRate: () => sampleRate ?? long.requestedSampleRate,
+		describePiece: describe,
 		requestPiece: async (index) => {
 			const { answer } = await faseehAudio.call(this, {
 				...long.request,
-				body: { ...long.request.body, text: pieces[index] },
+				body: { ...(long.pieceBody?.(index) ?? long.request.body), text: pieces[index] },
 				itemSlot,
 			});
 			const fail = (problem: string) =>
-				new NodeOperationError(this.getNode(), `Faseeh's audio for ${pieceLabel(index, total, pieces[index])} cannot be joined: ${problem} [item ${itemIndex}]`, {
+				new NodeOperationError(this.getNode(), `Faseeh's audio for ${describe(index)} cannot be joined: ${problem} [item ${itemIndex}]`, {
 					itemIndex,
 				});
 			if (answer.kind !== 'pcm') throw fail(`it is ${answer.mimeType}, not PCM or a PCM WAV`);
@@ -64,8 +76,8 @@ export async function speakLongText(this: IExecuteFunctions, long: LongTextReque
 			}
 			return downmixToMono(answer.pcm, answer.channels);
 		},
-		onPcm: async (pcm) => {
-			await long.writePcm(pcm, sampleRate ?? long.requestedSampleRate);
+		onPcm: async (pcm, index, pauseBytes) => {
+			await long.writePcm(pcm, sampleRate ?? long.requestedSampleRate, { index, pauseBytes });
 		},
 		log: (message) => logger?.info(`Faseeh: item ${itemIndex}: ${message}`),
 		stopSignal: gate?.closedSignal,

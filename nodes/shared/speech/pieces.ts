@@ -26,10 +26,16 @@ export interface SynthesizePiecesOptions {
 	concurrency: number;
 	/** Requests piece `index` and resolves with its audio: 16-bit signed little-endian mono PCM. */
 	requestPiece: (index: number) => Promise<Buffer>;
-	/** Receives the audio in order: piece 0, then (pause + piece 1), … Awaited before more is requested. */
-	onPcm: (pcm: Buffer, index: number) => Promise<void>;
-	/** Silence between two pieces, in milliseconds. */
-	pauseMs: number;
+	/**
+	 * Receives the audio in order: piece 0, then (pause + piece 1), … Awaited before more is
+	 * requested. `pauseBytes` is the length of the silence at its start (0 for piece 0).
+	 */
+	onPcm: (pcm: Buffer, index: number, pauseBytes: number) => Promise<void>;
+	/**
+	 * Silence between two pieces, in milliseconds; a function gives the pause before piece `index`
+	 * (index ≥ 1), e.g. a longer one where a dialogue's turn changes.
+	 */
+	pauseMs: number | ((index: number) => number);
 	/**
 	 * Samples per second of the PCM, for the pause. A function is asked when the pause is first
 	 * needed (after piece 0 arrived), so the rate can be the one the answers turned out to have.
@@ -37,6 +43,8 @@ export interface SynthesizePiecesOptions {
 	sampleRate: number | (() => number);
 	/** Progress: called with "piece k/N done" as each piece is delivered. */
 	log?: (message: string) => void;
+	/** How a failed piece is named in its error (default: pieceLabel, "piece 3 of 12 (\"…\")"). */
+	describePiece?: (index: number) => string;
 	/**
 	 * The batch stopped (another item failed, or the execution was cancelled): no further piece
 	 * starts, those in flight are let finish, and the signal's reason is thrown (unless a piece
@@ -60,9 +68,17 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 	const { pieces, requestPiece, onPcm, log, stopSignal } = options;
 	const total = pieces.length;
 	const window = Math.max(1, Math.floor(options.concurrency));
-	let pause: Buffer | undefined;
-	const pauseBuffer = () =>
-		(pause ??= silence(options.pauseMs, typeof options.sampleRate === 'function' ? options.sampleRate() : options.sampleRate));
+	const describe = options.describePiece ?? ((index: number) => pieceLabel(index, total, pieces[index]));
+	const pauses = new Map<number, Buffer>();
+	const pauseBuffer = (index: number) => {
+		const ms = typeof options.pauseMs === 'function' ? options.pauseMs(index) : options.pauseMs;
+		let pause = pauses.get(ms);
+		if (!pause) {
+			pause = silence(ms, typeof options.sampleRate === 'function' ? options.sampleRate() : options.sampleRate);
+			pauses.set(ms, pause);
+		}
+		return pause;
+	};
 	const outcomes = new Map<number, Promise<Outcome>>();
 	const failed = new Set<number>();
 	let signalFailure: () => void = () => {};
@@ -105,7 +121,7 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 		if (pieceFailures.length === 0) throw stopSignal?.reason ?? new Error('The pieces were stopped');
 		const index = Math.min(...pieceFailures);
 		const outcome = (await outcomes.get(index)) as Extract<Outcome, { ok: false }>;
-		throw namePiece(outcome.error, index, total, pieces[index]);
+		throw namePiece(outcome.error, index, describe(index));
 	};
 
 	pump();
@@ -117,11 +133,11 @@ export async function synthesizePieces(options: SynthesizePiecesOptions): Promis
 			if (outcome === 'failed' || !outcome.ok) return await stop();
 			outcomes.delete(index);
 			const pcm = wholeSamples(outcome.pcm);
-			const gap = index > 0 ? pauseBuffer() : undefined;
+			const gap = index > 0 ? pauseBuffer(index) : undefined;
 			const audio = gap && gap.length > 0 ? Buffer.concat([gap, pcm]) : pcm;
 			let sinkFailed = true;
 			try {
-				await onPcm(audio, index);
+				await onPcm(audio, index, gap?.length ?? 0);
 				sinkFailed = false;
 			} finally {
 				if (sinkFailed) {
@@ -162,8 +178,7 @@ export function pieceLabel(index: number, total: number, text: string): string {
  * The piece's error, naming the piece. Faseeh's own message is kept as it is (it says why); the
  * piece is named at the start of the description, and `context.piece` holds its number.
  */
-function namePiece(error: unknown, index: number, total: number, text: string): unknown {
-	const label = pieceLabel(index, total, text);
+function namePiece(error: unknown, index: number, label: string): unknown {
 	const note = `Failed at ${label}; nothing more was sent for this item.`;
 	if (error instanceof Error) {
 		const described = error as Error & { description?: string | null; context?: Record<string, unknown> };
