@@ -78,3 +78,37 @@ export function synthesize(seed: string, text: string, sampleRate: number): Buff
 	const seconds = Math.min(0.3 + 0.02 * Array.from(text).length, 5);
 	return makePcm16(seconds, sampleRate, toneFor(seed));
 }
+
+/**
+ * How a stock voice's speech differs from the plain tone, so voices come out at different levels
+ * (the loudness tests): a gain, and short loud bursts (4 ms of a 2.5 kHz tone, faded in and out, every
+ * 150 ms) that give the speech the high peaks real consonants have. Voices not listed are the plain tone.
+ */
+export const VOICE_LEVELS: Readonly<Record<string, { gain: number; bursts?: number }>> = {
+	// About 20 dB quieter than the others.
+	'ar-hijazi-female-2': { gain: 0.1 },
+	// Quiet tone (about 11 dB below the plain one), bursts near full scale: peaks 20 dB above its loudness.
+	'ar-uae-male-1': { gain: 0.27, bursts: 0.95 },
+};
+
+/** The sandbox's speech of `text` in `voiceId` (what POST /text-to-speech answers, as PCM). */
+export function voiceSpeech(seed: string, voiceId: string, text: string, sampleRate: number): Buffer {
+	const pcm = synthesize(seed, text, sampleRate);
+	const level = VOICE_LEVELS[voiceId];
+	if (!level) return pcm;
+	const samples = pcm.length / 2;
+	for (let i = 0; i < samples; i++) pcm.writeInt16LE(Math.round(pcm.readInt16LE(i * 2) * level.gain), i * 2);
+	if (level.bursts !== undefined) {
+		const every = Math.round(0.15 * sampleRate);
+		const length = Math.max(4, Math.round(0.004 * sampleRate));
+		const frequency = Math.min(2500, sampleRate / 4);
+		for (let start = Math.round(0.05 * sampleRate); start + length <= samples; start += every) {
+			for (let i = 0; i < length; i++) {
+				const envelope = 0.5 * (1 - Math.cos((2 * Math.PI * i) / (length - 1)));
+				const value = level.bursts * 32767 * envelope * Math.sin((2 * Math.PI * frequency * i) / sampleRate);
+				pcm.writeInt16LE(Math.round(value), (start + i) * 2);
+			}
+		}
+	}
+	return pcm;
+}

@@ -5,7 +5,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { makePcm16, wrapWav } from './audio';
 import type { Ctx } from './body';
-import { SANDBOX_MODELS, STOCK_VOICES, sha256, synthesize, toneFor } from './catalog';
+import { SANDBOX_MODELS, STOCK_VOICES, sha256, synthesize, toneFor, voiceSpeech } from './catalog';
 import { ApiError, bad, notFound } from './errors';
 import type { Reply } from './responses';
 import { SandboxStt, type SttOptions } from './stt';
@@ -229,7 +229,7 @@ export class SandboxApi {
 			// The documented streaming content type fixes 24 kHz; whether sample_rate changes it is unknown.
 			const mode = this.opts.streamingSampleRate ?? 'fixed';
 			const streamRate = mode === 'fixed' || mode === 'ignoredUnnamed' || typeof sampleRate !== 'number' ? 24000 : sampleRate;
-			const pcm = synthesize(seed, text, streamRate);
+			const pcm = voiceSpeech(seed, voiceId, text, streamRate);
 			this.rememberSpoken(pcm, streamRate, text);
 			const contentType =
 				streamRate === 24000 && mode === 'fixed'
@@ -240,7 +240,7 @@ export class SandboxApi {
 			return { kind: 'audio', contentType, data: pcm, chunked: true };
 		}
 		const rate = typeof sampleRate === 'number' ? sampleRate : 24000;
-		const pcm = synthesize(seed, text, rate);
+		const pcm = voiceSpeech(seed, voiceId, text, rate);
 		const wav = wrapWav(pcm, rate);
 		this.rememberSpoken(pcm, rate, text, wav);
 		return { kind: 'audio', contentType: 'audio/wav', data: wav, chunked: false };

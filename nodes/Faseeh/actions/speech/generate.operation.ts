@@ -13,6 +13,7 @@ import {
 import { downmixToMono } from '../../../shared/audio';
 import { VoiceNoteWriter } from '../../../shared/speech/voiceNote';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
+import { LoudnessNormalizer, loudnessProperties, readLoudness, writeAnswer } from '../../../shared/speech/normalize';
 import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
 import { faseehAudio } from '../../../shared/transport';
 import { ParameterValidator } from '../../../shared/validate';
@@ -71,6 +72,7 @@ const properties: INodeProperties[] = [
 	modelProperty('model'),
 	stabilityProperty(),
 	...outputFormatProperties('The audio file to produce. Encoded inside n8n (no ffmpeg needed).', { overflow: true }),
+	...loudnessProperties,
 	{
 		displayName: 'Put Output File in Field',
 		name: 'binaryPropertyName',
@@ -132,6 +134,9 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		options,
 	);
 	const { format, bitRateKbps, voiceNote } = readOutputFormat.call(this, check, itemIndex);
+	const loudness = readLoudness.call(this, check, itemIndex);
+	// A voice note's bit rate is chosen later, at most 32 kbps: the limiter aims as for a low rate.
+	const normalizer = loudness ? new LoudnessNormalizer(loudness, format, bitRateKbps ?? (voiceNote ? 16 : undefined)) : undefined;
 	const fileName = fileNameOption(options, `faseeh-speech-${voiceId.replace(/[^A-Za-z0-9_-]/g, '_')}`);
 	let notes: VoiceNoteWriter | undefined;
 	if (voiceNote) {
@@ -142,7 +147,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	// A voice note is made of whole pieces: one piece must fit one note.
 	const pieces = splitForSpeech(text, notes ? Math.min(maxCharacters, notes.maxPieceCharacters()) : maxCharacters);
 	checkSpeakablePieces(check, 'Text', pieces);
-	if (notes) return await speakVoiceNotes.call(this, notes, { request, pieces, itemIndex, pauseMs, requestedSampleRate, outputField, json: { voice_id: voiceId, model, streaming } });
+	if (notes) return await speakVoiceNotes.call(this, notes, { request, pieces, itemIndex, pauseMs, requestedSampleRate, outputField, json: { voice_id: voiceId, model, streaming }, normalizer });
 	const output = new SpeechOutput(this, { format, bitRateKbps, fileName, itemIndex, sampleRate: outputSampleRate });
 	let written;
 	try {
@@ -154,11 +159,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				concurrency: await pieceConcurrency.call(this, itemIndex),
 				pauseMs,
 				requestedSampleRate: requestedSampleRate ?? 24000,
-				writePcm: async (pcm, rate) => await output.writePcm(pcm, rate),
+				writePcm: async (pcm, rate) => await output.writePcm(normalizer ? await normalizer.apply(pcm, rate) : pcm, rate),
 			});
 		} else {
 			const { answer } = await faseehAudio.call(this, request);
-			await output.writeAnswer(answer);
+			await writeAnswer(this, output, answer, normalizer, itemIndex);
 		}
 		written = await output.finish();
 	} finally {
@@ -173,6 +178,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		streaming,
 		...describeAudio(format, written, bitRateKbps),
 	};
+	if (normalizer) json.loudness = normalizer.summary();
 	return [{ json, binary: { [outputField]: written.binary } }];
 }
 
@@ -188,8 +194,10 @@ async function speakVoiceNotes(
 		requestedSampleRate?: number;
 		outputField: string;
 		json: IDataObject;
+		normalizer?: LoudnessNormalizer;
 	},
 ): Promise<INodeExecutionData[]> {
+	const { normalizer } = spoken;
 	const { pieces, itemIndex } = spoken;
 	let written;
 	try {
@@ -202,7 +210,7 @@ async function speakVoiceNotes(
 				concurrency: await pieceConcurrency.call(this, itemIndex),
 				pauseMs: spoken.pauseMs,
 				requestedSampleRate: spoken.requestedSampleRate ?? 24000,
-				writePcm: async (pcm, rate) => await notes.add(pcm, rate, pieceIndex++),
+				writePcm: async (pcm, rate) => await notes.add(normalizer ? await normalizer.apply(pcm, rate) : pcm, rate, pieceIndex++),
 			});
 		} else {
 			const { answer } = await faseehAudio.call(this, { ...spoken.request, body: { ...(spoken.request.body as IDataObject), text: pieces[0] } });
@@ -212,7 +220,8 @@ async function speakVoiceNotes(
 					description: 'Set Output Format to WAV to keep the audio as Faseeh sent it.',
 				});
 			}
-			await notes.add(downmixToMono(answer.pcm, answer.channels), answer.sampleRate, 0);
+			const pcm = downmixToMono(answer.pcm, answer.channels);
+			await notes.add(normalizer ? await normalizer.apply(pcm, answer.sampleRate) : pcm, answer.sampleRate, 0);
 		}
 		written = await notes.finish();
 	} finally {
@@ -221,7 +230,7 @@ async function speakVoiceNotes(
 	return written.map((note) => {
 		const text = note.pieces.map((index) => pieces[index]).join(' ');
 		return {
-			json: { ...spoken.json, text, characters: characterCount(text), pieces: note.pieces.length, ...note.json },
+			json: { ...spoken.json, text, characters: characterCount(text), pieces: note.pieces.length, ...note.json, ...(normalizer ? { loudness: normalizer.summary() } : {}) },
 			binary: { [spoken.outputField]: note.binary },
 		};
 	});

@@ -14,6 +14,7 @@ import { turnsFromJson, turnsFromList, turnsFromScript } from '../../../shared/s
 import type { DialogueTurn } from '../../../shared/speech/dialogue';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
 import { speakLongText } from '../../../shared/speech/longText';
+import { LoudnessNormalizer, loudnessProperties, readLoudness } from '../../../shared/speech/normalize';
 import { describeAudio, SpeechOutput } from '../../../shared/speech/output';
 import { pieceLabel } from '../../../shared/speech/pieces';
 import {
@@ -139,6 +140,7 @@ const properties: INodeProperties[] = [
 	modelProperty('model'),
 	stabilityProperty(),
 	...outputFormatProperties('The audio file to produce: the whole dialogue as one file. Encoded inside n8n (no ffmpeg needed).'),
+	...loudnessProperties,
 	{
 		displayName: 'Put Output File in Field',
 		name: 'binaryPropertyName',
@@ -223,6 +225,9 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			'WhatsApp and Telegram voice notes are made by Speech → Generate (one voice); a dialogue as OGG/Opus plays in both apps as an audio file.',
 		);
 	}
+	const loudness = readLoudness.call(this, check, itemIndex);
+	// Every turn is its own unit: each voice ends at the target, whatever level Faseeh speaks it at.
+	const normalizer = loudness ? new LoudnessNormalizer(loudness, format, bitRateKbps) : undefined;
 
 	// Every turn is spoken like a long text: its pieces, flattened in order, go through one
 	// synthesizePieces, so pieces of the next turns are requested while earlier ones are joined.
@@ -270,7 +275,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				if (turn.start < 0) turn.start = position + piece.pauseBytes;
 				turn.end = position + pcm.length;
 				position += pcm.length;
-				await output.writePcm(pcm, rate);
+				await output.writePcm(normalizer ? await normalizer.apply(pcm, rate, pieceTurn[piece.index]) : pcm, rate);
 			},
 		});
 		written = await output.finish();
@@ -296,6 +301,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		streaming,
 		...describeAudio(format, written, bitRateKbps),
 	};
+	if (normalizer) json.loudness = normalizer.summary();
 	return [{ json, binary: { [outputField]: written.binary } }];
 }
 

@@ -17,6 +17,7 @@ import { describeUpload, explainAsIsRefusal, FASEEH_UPLOAD_POLICY, prepareUpload
 import { convertMode, maxFileBytes, timeoutSeconds } from '../../../shared/options';
 import { requestVoicePreview } from '../../../shared/preview';
 import { outputFormatProperties, readOutputFormat } from '../../../shared/speech/format';
+import { LoudnessNormalizer, loudnessProperties, readLoudness, writeAnswer } from '../../../shared/speech/normalize';
 import { describeAudio, SpeechOutput, withoutAudioExtension } from '../../../shared/speech/output';
 import { ParameterValidator } from '../../../shared/validate';
 import { downmixToMono } from '../../../shared/audio';
@@ -52,6 +53,9 @@ const properties: INodeProperties[] = [
 	...outputFormatProperties(
 		'The preview file to produce. Keep WAV to feed it to Faseeh Voice Clone (the audio as Faseeh spoke it); MP3 or OGG/Opus to send it to a person to listen to (a Telegram or WhatsApp voice note).',
 	),
+	...loudnessProperties.map((property) =>
+		property.name === 'loudness' ? { ...property, description: `${property.description} Keep Off when the preview goes on to Faseeh Voice Clone.` } : property,
+	),
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -81,6 +85,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const speed = options.speed === undefined ? undefined : check.numberInRange('Speed', options.speed, 0.7, 1.2);
 	const { format, bitRateKbps, voiceNote } = readOutputFormat.call(this, check, itemIndex);
 	const mode = convertMode.call(this, itemIndex);
+	const loudness = readLoudness.call(this, check, itemIndex);
 	const recording = await readAudioInput.call(this, itemIndex, {
 		parameterLabel: 'Input Data Field Name',
 		...binaryFieldParameter.call(this, 'binaryPropertyName', 'Input Data Field Name', itemIndex),
@@ -103,11 +108,14 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		});
 	const baseName = withoutAudioExtension(recording.fileName) || 'recording';
 	let audio: { binary: IBinaryData; json: IDataObject };
+	// A voice note's bit rate is chosen later, at most 32 kbps: the limiter aims as for a low rate.
+	const normalizer = loudness ? new LoudnessNormalizer(loudness, format, bitRateKbps ?? (voiceNote ? 16 : undefined)) : undefined;
 	if (voiceNote) {
 		// A preview is a sentence: one note, to send to the speaker for approval.
 		if (answer.kind !== 'pcm') throw check.fail('Output Format', `cannot make a voice note of Faseeh's ${answer.mimeType} answer`, 'Set Output Format to WAV.');
 		const notes = new VoiceNoteWriter(this, { ...voiceNote, overflow: 'fail', fileName: `${baseName}-preview`, itemIndex, pauseMs: 0 });
-		await notes.add(downmixToMono(answer.pcm, answer.channels), answer.sampleRate, 0);
+		const pcm = downmixToMono(answer.pcm, answer.channels);
+		await notes.add(normalizer ? await normalizer.apply(pcm, answer.sampleRate) : pcm, answer.sampleRate, 0);
 		const [note] = await notes.finish();
 		delete note.json.note;
 		delete note.json.notes;
@@ -116,7 +124,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		const output = new SpeechOutput(this, { format, bitRateKbps, fileName: `${baseName}-preview`, itemIndex });
 		let written;
 		try {
-			await output.writeAnswer(answer);
+			await writeAnswer(this, output, answer, normalizer, itemIndex);
 			written = await output.finish();
 		} finally {
 			if (!written) output.abort();
@@ -131,6 +139,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	};
 	if (speed !== undefined) json.speed = speed;
 	json.input = describeUpload(upload);
+	if (normalizer) json.loudness = normalizer.summary();
 	return [
 		{
 			json,
