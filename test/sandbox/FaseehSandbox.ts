@@ -49,7 +49,7 @@ export class FaseehSandbox {
 			textFieldsFirst: options.textFieldsFirst,
 			streamingSampleRate: options.streamingSampleRate,
 			ttsTextMinimum: options.ttsTextMinimum,
-			stt: { routes: options.sttRoutes, bareBody: options.sttBareBody, successStatus: options.sttSuccessStatus },
+			stt: { routes: options.sttRoutes, bareBody: options.sttBareBody, successStatus: options.sttSuccessStatus, timestamps: options.sttTimestamps },
 		});
 	}
 

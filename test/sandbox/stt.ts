@@ -40,6 +40,8 @@ export interface SttOptions {
 	bareBody?: boolean;
 	/** HTTP status of a success; default 200 (UNIFY's fake answers 201). */
 	successStatus?: number;
+	/** Default true; false => answers never carry word timestamps (a model that does not give them). */
+	timestamps?: boolean;
 }
 
 export interface SttWord {
@@ -118,7 +120,7 @@ export class SandboxStt {
 			transcription: upload.text,
 			duration: upload.duration,
 		};
-		if (flags.return_timestamps) {
+		if (flags.return_timestamps && this.opts.timestamps !== false) {
 			data.timestamps = upload.words.map((w) => {
 				const word: SttWord = { word: w.word, start: w.start, end: w.end };
 				if (flags.return_confidence) word.confidence = w.confidence;
@@ -152,7 +154,7 @@ export class SandboxStt {
 			transcriptionId: upload.id,
 			transcription: {
 				transcription: upload.text,
-				timestamps: upload.words.map(({ word, start, end }) => ({ word, start, end })),
+				...(this.opts.timestamps === false ? {} : { timestamps: upload.words.map(({ word, start, end }) => ({ word, start, end })) }),
 			},
 			diarization: { segments: merged.map(({ start, end, speaker }) => ({ start, end, speaker })) },
 			merged,
@@ -190,7 +192,7 @@ export class SandboxStt {
 		const matches = sniffed !== undefined && (SNIFF_TO_EXTENSIONS[sniffed] ?? []).includes(extension);
 		const text = matches ? this.transcriptFor(part.sha256) : '';
 		if (matches) this.transcripts.set(part.sha256, text);
-		const words = timed(text, duration, part.sha256);
+		const words = timed(text, duration, part.sha256, sniffed === 'wav' ? voicedRegions(part.data) : undefined);
 		return {
 			id: `tr-${part.sha256.slice(0, 24)}`,
 			text,
@@ -239,17 +241,68 @@ function wordsFromHash(sha256Hex: string, count: number): string[] {
 	return out;
 }
 
-/** The transcript's words spread evenly over the audio, with a confidence from the hash. */
-function timed(text: string, duration: number, sha256Hex: string): Required<SttWord>[] {
+/**
+ * The transcript's words spread evenly over where the audio is heard (the voiced regions of a PCM
+ * WAV, else the whole duration), in seconds to the hundredth, with a confidence from the hash: a
+ * word never lies in a pause, as with a real recogniser.
+ */
+function timed(text: string, duration: number, sha256Hex: string, regions: Array<[number, number]> = [[0, duration]]): Required<SttWord>[] {
 	const words = text.split(/\s+/u).filter((w) => w !== '');
-	const step = words.length > 0 ? duration / words.length : 0;
+	const spans = regions.length > 0 ? regions : [[0, duration] as [number, number]];
+	const total = spans.reduce((sum, [start, end]) => sum + (end - start), 0);
 	const digest = Buffer.from(sha256Hex, 'hex');
-	return words.map((word, i) => ({
-		word,
-		start: round2(i * step),
-		end: round2((i + 1) * step),
-		confidence: round2(0.7 + (digest[i % digest.length] % 30) / 100),
-	}));
+	const step = words.length > 0 ? total / words.length : 0;
+	/** The time `offset` seconds into the heard audio, and the end of its region. */
+	const at = (offset: number): [number, number] => {
+		let left = offset;
+		for (const [start, end] of spans) {
+			if (left <= end - start + 1e-9) return [start + left, end];
+			left -= end - start;
+		}
+		const last = spans[spans.length - 1];
+		return [last[1], last[1]];
+	};
+	return words.map((word, i) => {
+		const [start, regionEnd] = at(i * step + 1e-9 * (i > 0 ? 1 : 0));
+		const end = Math.min(start + step, regionEnd);
+		return { word, start: round2(start), end: round2(Math.max(end, start)), confidence: round2(0.7 + (digest[i % digest.length] % 30) / 100) };
+	});
+}
+
+/** Where a 16-bit PCM WAV is heard: 10 ms windows above −50 dBFS, joined across gaps under 200 ms. */
+function voicedRegions(wav: Buffer): Array<[number, number]> | undefined {
+	if (wav.length < 44 || wav.readUInt16LE(20) !== 1 || wav.readUInt16LE(34) !== 16) return undefined;
+	let offset = 12;
+	let rate = 0;
+	let channels = 1;
+	while (offset + 8 <= wav.length) {
+		const id = wav.toString('latin1', offset, offset + 4);
+		const size = wav.readUInt32LE(offset + 4);
+		if (id === 'fmt ') {
+			channels = wav.readUInt16LE(offset + 10);
+			rate = wav.readUInt32LE(offset + 12);
+		}
+		if (id === 'data' && rate > 0) {
+			const data = wav.subarray(offset + 8, Math.min(wav.length, offset + 8 + size));
+			const frame = 2 * channels;
+			const window = Math.max(1, Math.round(rate / 100));
+			const regions: Array<[number, number]> = [];
+			const frames = Math.floor(data.length / frame);
+			for (let w = 0; w * window < frames; w++) {
+				let sum = 0;
+				const end = Math.min(frames, (w + 1) * window);
+				for (let i = w * window; i < end; i++) sum += (data.readInt16LE(i * frame) / 32768) ** 2;
+				if (sum / (end - w * window) < 1e-5) continue;
+				const [from, to] = [(w * window) / rate, end / rate];
+				const last = regions[regions.length - 1];
+				if (last && from - last[1] < 0.2) last[1] = to;
+				else regions.push([from, to]);
+			}
+			return regions;
+		}
+		offset += 8 + size + (size % 2);
+	}
+	return undefined;
 }
 
 /** Turns of up to 6 words, the speakers alternating (SPEAKER_00, SPEAKER_01). */

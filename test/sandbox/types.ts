@@ -59,6 +59,8 @@ export interface FaseehSandboxOptions {
 	sttBareBody?: boolean;
 	/** HTTP status of an STT success, default 200 (one public fake answers 201). */
 	sttSuccessStatus?: number;
+	/** Default true; false => STT answers never carry word timestamps (a model that does not give them). */
+	sttTimestamps?: boolean;
 	/** Default false; true => errorCode values are strings ("40001"), as some doc pages show. */
 	errorCodeAsString?: boolean;
 	/** Default true; false => recorded parts keep size/sha256 but an empty `data` (big uploads). */

@@ -428,3 +428,60 @@ export function firstPieceBelowMinimum(pieces: string[]): number | undefined {
 function quote(text: string): string {
 	return `"${text.length > 40 ? `${text.slice(0, 40)}…` : text}"`;
 }
+
+/** What a listener reads of a piece: its words, without break tags, spaces collapsed. */
+export function visibleText(text: string): string {
+	return text.replace(BREAK_TAG, ' ').replace(/\s+/gu, ' ').trim();
+}
+
+/**
+ * Cuts `text` into one piece per subtitle cue (README, "Subtitles"): every sentence is a piece of
+ * its own; a sentence whose words shown (break tags left out) are more than `maxCueChars` is cut at
+ * clauses, then at spaces (a single longer word stands alone). Sentences are joined only to give a
+ * piece Faseeh's minimum of 3 words and 10 characters: with the one before, else the one after,
+ * within the cue's budget if they can be, else beyond it. Every piece keeps a request's limits
+ * (`maxChars`, MAX_BREAKS_PER_PIECE).
+ */
+export function splitForCues(text: string, maxCueChars: number, maxChars: number): string[] {
+	if (!Number.isInteger(maxCueChars) || maxCueChars < 1) throw new RangeError(`maxCueChars must be a whole number of at least 1, got ${maxCueChars}`);
+	const fitsCue = (tokens: Token[]) => fits(tokens, maxChars) && characterCount(visibleText(render(tokens))) <= maxCueChars;
+	const pieces: Token[][] = [];
+	const place = (segment: Token[], level: number): void => {
+		if (!segment.some((token) => token.kind !== 'space')) return;
+		if (fitsCue(segment) || level >= 2) {
+			pieces.push(segment);
+			return;
+		}
+		let current: Token[] = [];
+		for (const part of segmentsAt(segment, level + 1)) {
+			const joined = current.concat(part);
+			if (current.some((token) => token.kind !== 'space') && !fitsCue(joined)) {
+				place(current, level + 1);
+				current = part.slice();
+			} else current = joined;
+		}
+		place(current, level + 1);
+	};
+	for (const sentence of segmentsAt(tokenize(text), 0)) place(sentence, 0);
+	for (let i = 0; i < pieces.length; ) {
+		if (pieces.length === 1 || meetsMinimum(render(pieces[i]))) {
+			i++;
+			continue;
+		}
+		const withPrevious = i > 0 ? pieces[i - 1].concat(pieces[i]) : undefined;
+		const withNext = i + 1 < pieces.length ? pieces[i].concat(pieces[i + 1]) : undefined;
+		if (withPrevious && fitsCue(withPrevious)) {
+			pieces.splice(i - 1, 2, withPrevious);
+			i--;
+		} else if (withNext && fitsCue(withNext)) {
+			pieces.splice(i, 2, withNext);
+		} else if (withNext && fits(withNext, maxChars)) {
+			// A budget below Faseeh's minimum: forwards, so short pieces pair up instead of piling up.
+			pieces.splice(i, 2, withNext);
+		} else if (withPrevious && fits(withPrevious, maxChars)) {
+			pieces.splice(i - 1, 2, withPrevious);
+			i--;
+		} else i++;
+	}
+	return pieces.map(render).filter((piece) => piece !== '');
+}

@@ -1,5 +1,5 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { updateDisplayOptions } from 'n8n-workflow';
+import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 
 import { appendAudioPart, binaryFieldParameter, multipartBody, readAudioInput } from '../../../shared/binary';
 import type { AudioInput } from '../../../shared/binary';
@@ -14,6 +14,8 @@ import { describeUpload, prepareUpload, STT_UPLOAD_POLICY } from '../../../share
 import { convertMode, maxFileBytes } from '../../../shared/options';
 import { API_PATHS, faseehJson, getBaseUrl, isFaseehStatus } from '../../../shared/transport';
 import { answerError, STT_HOSTS, sttHostMissingError, unexpectedAnswerError } from '../../../shared/transport/errors';
+import { cuesFromWords, describeSubtitles, readSubtitles, renderSubtitles, subtitleBinary, subtitleProperties } from '../../../shared/speech/subtitles';
+import type { SubtitleSettings, TimedWord } from '../../../shared/speech/subtitles';
 import { ParameterValidator } from '../../../shared/validate';
 
 /** The two documented models (shared/munsit-stt.md section 2); the API does not check the value itself. */
@@ -132,6 +134,9 @@ const properties: INodeProperties[] = [
 		default: 'munsit',
 		description: 'The speech-to-text model. The language is chosen by the model: there is no language field.',
 	},
+	...subtitleProperties(
+		'cues built from the word timestamps (turned on for this), one per sentence or short clause, with the speaker of each cue in Transcribe with Speakers',
+	),
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -202,6 +207,7 @@ interface TranscribeRequest {
 	timeoutSeconds: number;
 	includeRaw: boolean;
 	retryServerErrors: boolean;
+	subtitles?: SubtitleSettings;
 }
 
 /** Reads and checks the parameters of one item; nothing is sent before this passes. */
@@ -221,9 +227,17 @@ function readRequest(this: IExecuteFunctions, itemIndex: number): TranscribeRequ
 	const timeoutSeconds =
 		options.timeout === undefined ? STT_TIMEOUT_SECONDS : check.numberInRange('Timeout', options.timeout, 1, 86400);
 	const fields: Array<[string, string]> = [['model', model]];
+	const subtitles = readSubtitles.call(this, check, itemIndex);
 	if (mode === 'transcribe') {
 		// Every flag is sent explicitly: their defaults differ between the models.
 		const timestamps = options.returnTimestamps === undefined ? true : options.returnTimestamps === true;
+		if (subtitles && !timestamps) {
+			throw check.fail(
+				'Word Timestamps',
+				'must be on to make subtitles: their cues are built from the word timestamps (return_timestamps)',
+				'Turn Options → Word Timestamps on (or remove it: it is on by default), or set Subtitles to None.',
+			);
+		}
 		fields.push(['return_timestamps', String(timestamps)]);
 		for (const { option, field } of FLAG_OPTIONS) fields.push([field, String(options[option] === true)]);
 		const hotwords = readHotwords(check, options.hotwords, model);
@@ -236,6 +250,7 @@ function readRequest(this: IExecuteFunctions, itemIndex: number): TranscribeRequ
 		timeoutSeconds,
 		includeRaw: options.includeRawResponse === true,
 		retryServerErrors: options.retryOnServerError === true,
+		subtitles,
 	};
 }
 
@@ -325,7 +340,51 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		throw result.error;
 	}
 	const { answer } = result;
-	return [{ json: transcriptJson.call(this, itemIndex, request, answer, fileName, describeUpload(input)) }];
+	const json = transcriptJson.call(this, itemIndex, request, answer, fileName, describeUpload(input));
+	if (!request.subtitles) return [{ json }];
+	const cues = cuesFromWords(timedWords.call(this, itemIndex, request, unwrap.call(this, itemIndex, answer), String(json.text)), request.subtitles);
+	const text = renderSubtitles(cues, request.subtitles, request.mode === 'diarize');
+	json.subtitles = describeSubtitles(request.subtitles, cues);
+	return [{ json, binary: { [request.subtitles.field]: await subtitleBinary(this, text, request.subtitles.format, input.fileName || 'transcript') } }];
+}
+
+/**
+ * The answer's words with their times (`timestamps`, or `transcription.timestamps` for
+ * diarization) and, for diarization, each word's speaker: the merged segment its middle falls in
+ * (or the nearest one). An answer without them cannot give subtitles: the error names the option.
+ */
+function timedWords(this: IExecuteFunctions, itemIndex: number, request: TranscribeRequest, data: IDataObject, transcript: string): TimedWord[] {
+	const source = request.mode === 'diarize' ? (data.transcription as IDataObject | undefined)?.timestamps : data.timestamps;
+	const words = (Array.isArray(source) ? source : [])
+		.filter((entry): entry is IDataObject => typeof entry === 'object' && entry !== null)
+		.map((entry) => ({ word: String(entry.word ?? entry.text ?? '').trim(), start: Number(entry.start), end: Number(entry.end) }))
+		.filter((word) => word.word !== '' && Number.isFinite(word.start) && Number.isFinite(word.end) && word.end >= word.start);
+	if (words.length === 0 && transcript.trim() !== '') {
+		throw new NodeOperationError(this.getNode(), `The transcript came without word timestamps, which subtitles are made from [item ${itemIndex}]`, {
+			itemIndex,
+			description:
+				request.mode === 'diarize'
+					? 'Munsit answered Transcribe with Speakers without "transcription.timestamps". Set Subtitles to None, or use Mode: Transcribe (it asks for Word Timestamps, return_timestamps).'
+					: `return_timestamps was sent as true (Options → Word Timestamps), yet the answer has no "timestamps"${request.model === 'munsit-en-ar' ? ': Munsit EN-AR may not give them; try the Munsit model' : ''}. Set Subtitles to None to get the transcript alone.`,
+		});
+	}
+	if (request.mode !== 'diarize') return words;
+	const segments = speakerSegments(data.merged) ?? [];
+	return words.map((word) => {
+		const middle = (word.start + word.end) / 2;
+		let speaker: string | undefined;
+		let distance = Infinity;
+		for (const segment of segments) {
+			const start = Number(segment.start);
+			const end = Number(segment.end);
+			const away = middle < start ? start - middle : middle > end ? middle - end : 0;
+			if (away < distance && segment.speaker !== undefined) {
+				distance = away;
+				speaker = String(segment.speaker);
+			}
+		}
+		return { ...word, ...(speaker !== undefined ? { speaker } : {}) };
+	});
 }
 
 /**

@@ -29,7 +29,9 @@ import {
 	sampleRateOption,
 	streamingOption,
 } from '../../../shared/speech/request';
-import { characterCount, splitForSpeech, validateSpeechText } from '../../../shared/speech/split';
+import { characterCount, splitForCues, splitForSpeech, validateSpeechText } from '../../../shared/speech/split';
+import { cueOf, describeSubtitles, readSubtitles, renderSubtitles, subtitleBinary, subtitleProperties } from '../../../shared/speech/subtitles';
+import type { Cue } from '../../../shared/speech/subtitles';
 
 export { DEFAULT_MAX_CHARACTERS, DEFAULT_PAUSE_MS } from '../../../shared/speech/request';
 
@@ -73,6 +75,7 @@ const properties: INodeProperties[] = [
 	stabilityProperty(),
 	...outputFormatProperties('The audio file to produce. Encoded inside n8n (no ffmpeg needed).', { overflow: true }),
 	...loudnessProperties,
+	...subtitleProperties('one cue per sentence or short clause, each spoken as its own request so its times are exact'),
 	{
 		displayName: 'Put Output File in Field',
 		name: 'binaryPropertyName',
@@ -137,6 +140,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const loudness = readLoudness.call(this, check, itemIndex);
 	// A voice note's bit rate is chosen later, at most 32 kbps: the limiter aims as for a low rate.
 	const normalizer = loudness ? new LoudnessNormalizer(loudness, format, bitRateKbps ?? (voiceNote ? 16 : undefined)) : undefined;
+	const subtitles = readSubtitles.call(this, check, itemIndex);
+	if (subtitles && subtitles.field === outputField) {
+		throw check.fail('Put Subtitles in Field', `must differ from "Put Output File in Field" (both are "${outputField}")`);
+	}
+	if (subtitles && voiceNote) throw check.fail('Subtitles', 'are not made for a voice-note preset: choose None, or another Output Format');
 	const fileName = fileNameOption(options, `faseeh-speech-${voiceId.replace(/[^A-Za-z0-9_-]/g, '_')}`);
 	let notes: VoiceNoteWriter | undefined;
 	if (voiceNote) {
@@ -145,13 +153,18 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		notes = new VoiceNoteWriter(this, settings);
 	}
 	// A voice note is made of whole pieces: one piece must fit one note.
-	const pieces = splitForSpeech(text, notes ? Math.min(maxCharacters, notes.maxPieceCharacters()) : maxCharacters);
+	// With subtitles every cue is a piece of its own: its times are then its piece's place in the file.
+	const pieces = subtitles
+		? splitForCues(text, subtitles.maxLineChars * subtitles.maxLines, maxCharacters)
+		: splitForSpeech(text, notes ? Math.min(maxCharacters, notes.maxPieceCharacters()) : maxCharacters);
 	checkSpeakablePieces(check, 'Text', pieces);
 	if (notes) return await speakVoiceNotes.call(this, notes, { request, pieces, itemIndex, pauseMs, requestedSampleRate, outputField, json: { voice_id: voiceId, model, streaming }, normalizer });
 	const output = new SpeechOutput(this, { format, bitRateKbps, fileName, itemIndex, sampleRate: outputSampleRate });
+	const cues: Cue[] = [];
 	let written;
 	try {
-		if (pieces.length > 1) {
+		if (pieces.length > 1 || subtitles) {
+			let position = 0;
 			await speakLongText.call(this, {
 				itemIndex,
 				pieces,
@@ -159,7 +172,12 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				concurrency: await pieceConcurrency.call(this, itemIndex),
 				pauseMs,
 				requestedSampleRate: requestedSampleRate ?? 24000,
-				writePcm: async (pcm, rate) => await output.writePcm(normalizer ? await normalizer.apply(pcm, rate) : pcm, rate),
+				writePcm: async (pcm, rate, piece) => {
+					const audio = normalizer ? await normalizer.apply(pcm, rate) : pcm;
+					if (subtitles) cues.push(...cueOf(audio, rate, position, piece.pauseBytes, pieces[piece.index]));
+					position += audio.length;
+					await output.writePcm(audio, rate);
+				},
 			});
 		} else {
 			const { answer } = await faseehAudio.call(this, request);
@@ -179,7 +197,12 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		...describeAudio(format, written, bitRateKbps),
 	};
 	if (normalizer) json.loudness = normalizer.summary();
-	return [{ json, binary: { [outputField]: written.binary } }];
+	const binary = { [outputField]: written.binary };
+	if (subtitles) {
+		binary[subtitles.field] = await subtitleBinary(this, renderSubtitles(cues, subtitles), subtitles.format, written.fileName);
+		json.subtitles = describeSubtitles(subtitles, cues);
+	}
+	return [{ json, binary }];
 }
 
 /** Speech → Generate with a voice-note preset: one item per note (several only in split mode), in order. */

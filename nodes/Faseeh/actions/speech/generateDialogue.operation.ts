@@ -29,7 +29,9 @@ import {
 	streamingOption,
 	wholeNumber,
 } from '../../../shared/speech/request';
-import { characterCount, splitForSpeech } from '../../../shared/speech/split';
+import { characterCount, splitForCues, splitForSpeech } from '../../../shared/speech/split';
+import { cueOf, describeSubtitles, readSubtitles, renderSubtitles, subtitleBinary, subtitleProperties } from '../../../shared/speech/subtitles';
+import type { Cue } from '../../../shared/speech/subtitles';
 import { ParameterValidator } from '../../../shared/validate';
 
 export const DEFAULT_TURN_PAUSE_MS = 500;
@@ -141,6 +143,7 @@ const properties: INodeProperties[] = [
 	stabilityProperty(),
 	...outputFormatProperties('The audio file to produce: the whole dialogue as one file. Encoded inside n8n (no ffmpeg needed).'),
 	...loudnessProperties,
+	...subtitleProperties('one cue per sentence or short clause of every turn (WebVTT names the speaker), each spoken as its own request so its times are exact'),
 	{
 		displayName: 'Put Output File in Field',
 		name: 'binaryPropertyName',
@@ -228,6 +231,10 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const loudness = readLoudness.call(this, check, itemIndex);
 	// Every turn is its own unit: each voice ends at the target, whatever level Faseeh speaks it at.
 	const normalizer = loudness ? new LoudnessNormalizer(loudness, format, bitRateKbps) : undefined;
+	const subtitles = readSubtitles.call(this, check, itemIndex);
+	if (subtitles && subtitles.field === outputField) {
+		throw check.fail('Put Subtitles in Field', `must differ from "Put Output File in Field" (both are "${outputField}")`);
+	}
 
 	// Every turn is spoken like a long text: its pieces, flattened in order, go through one
 	// synthesizePieces, so pieces of the next turns are requested while earlier ones are joined.
@@ -235,7 +242,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const pieceTurn: number[] = [];
 	const turnPieces: number[] = [];
 	turns.forEach((turn, turnIndex) => {
-		const split = splitForSpeech(turn.text, maxCharacters);
+		const split = subtitles ? splitForCues(turn.text, subtitles.maxLineChars * subtitles.maxLines, maxCharacters) : splitForSpeech(turn.text, maxCharacters);
 		checkSpeakablePieces(check, turnsLabel, split, `turn ${turnIndex + 1} `);
 		turnPieces.push(split.length);
 		for (const piece of split) {
@@ -256,6 +263,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const output = new SpeechOutput(this, { format, bitRateKbps, fileName: fileNameOption(options, 'faseeh-dialogue'), itemIndex, sampleRate: outputSampleRate });
 	/** Per turn: the first and last PCM byte of its audio in the file (pauses excluded). */
 	const bounds = turns.map(() => ({ start: -1, end: -1 }));
+	const cues: Cue[] = [];
 	let written;
 	let sampleRate = requestedSampleRate ?? 24000;
 	try {
@@ -274,8 +282,10 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				const turn = bounds[pieceTurn[piece.index]];
 				if (turn.start < 0) turn.start = position + piece.pauseBytes;
 				turn.end = position + pcm.length;
+				const audio = normalizer ? await normalizer.apply(pcm, rate, pieceTurn[piece.index]) : pcm;
+				if (subtitles) cues.push(...cueOf(audio, rate, position, piece.pauseBytes, pieces[piece.index], turns[pieceTurn[piece.index]].speaker));
 				position += pcm.length;
-				await output.writePcm(normalizer ? await normalizer.apply(pcm, rate, pieceTurn[piece.index]) : pcm, rate);
+				await output.writePcm(audio, rate);
 			},
 		});
 		written = await output.finish();
@@ -302,6 +312,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		...describeAudio(format, written, bitRateKbps),
 	};
 	if (normalizer) json.loudness = normalizer.summary();
-	return [{ json, binary: { [outputField]: written.binary } }];
+	const binary = { [outputField]: written.binary };
+	if (subtitles) {
+		binary[subtitles.field] = await subtitleBinary(this, renderSubtitles(cues, subtitles), subtitles.format, written.fileName);
+		json.subtitles = describeSubtitles(subtitles, cues);
+	}
+	return [{ json, binary }];
 }
 
