@@ -37,6 +37,9 @@ export interface SpeechRun {
 	rssGrowthMiB: number;
 	heapGrowthMiB: number;
 	peakExternalMiB: number;
+	/** Normalised runs: wall time inside the normaliser, and its summary. */
+	normalizeMs?: number;
+	loudness?: { integratedLufs: number | null; truePeakDbtp: number | null };
 }
 
 /** One run of scripts/bench/opusConcurrentChild.ts. */
@@ -56,6 +59,8 @@ export const OPUS_CONCURRENT_SECONDS = 30;
 export interface SpeechResult {
 	shortReps: number;
 	runs: SpeechRun[];
+	/** A 1 h MP3 brought to Podcast loudness on the way (the encoding's own run is in `runs`). */
+	normalized?: SpeechRun;
 	concurrent: OpusConcurrentRun[];
 	figures: Figure[];
 	loadAverage: { before: number; after: number };
@@ -65,12 +70,15 @@ const CHILD = path.join(__dirname, 'speechChild.ts');
 const CONCURRENT_CHILD = path.join(__dirname, 'opusConcurrentChild.ts');
 const REPO = path.resolve(__dirname, '..', '..');
 
-/** warm: one short encoding before the baseline (the encoder's one-time load is not counted). */
-function runChild(format: SpeechFormat, seconds: number, warm: boolean): Promise<SpeechRun> {
+/**
+ * warm: one short encoding before the baseline (the encoder's one-time load is not counted);
+ * normalize: Podcast loudness on the way (speechChild.ts).
+ */
+function runChild(format: SpeechFormat, seconds: number, warm: boolean, normalize = false): Promise<SpeechRun> {
 	return new Promise((resolve, reject) => {
 		execFile(
 			process.execPath,
-			['-r', 'ts-node/register/transpile-only', CHILD, format, String(seconds), String(SPEECH_CHUNK_BYTES), '1', warm ? '1' : '0'],
+			['-r', 'ts-node/register/transpile-only', CHILD, format, String(seconds), String(SPEECH_CHUNK_BYTES), '1', warm ? '1' : '0', normalize ? '1' : '0'],
 			{ cwd: REPO, timeout: 20 * 60_000, maxBuffer: 1024 * 1024 },
 			(error, stdout, stderr) => {
 				if (error) return reject(new Error(`${format} ${seconds} s: ${error.message} ${stderr.trim().split('\n').slice(-3).join(' ')}`));
@@ -120,6 +128,8 @@ export async function runSpeech(shortReps: number): Promise<SpeechResult> {
 	for (const run of runs) {
 		if (Math.abs(run.durationSeconds - run.seconds) > 1e-6) throw new Error(`${run.format}: encoded ${run.durationSeconds} s of ${run.seconds} s`);
 	}
+	const normalized = await runChild('mp3', SPEECH_LONG_SECONDS, true, true);
+	log(`speech: mp3 ${SPEECH_LONG_SECONDS / 60} min at Podcast loudness, ${fmt(normalized.wallMs / 1000, 1)} s wall (normaliser ${fmt((normalized.normalizeMs ?? 0) / 1000, 1)} s), longest block ${fmt(normalized.longestGapMs, 1)} ms`);
 	const concurrent: OpusConcurrentRun[] = [];
 	for (const items of [1, OPUS_CONCURRENT_ITEMS]) {
 		const run = await runConcurrentChild(items, OPUS_CONCURRENT_SECONDS);
@@ -127,7 +137,54 @@ export async function runSpeech(shortReps: number): Promise<SpeechResult> {
 		concurrent.push(run);
 	}
 	const after = os.loadavg()[0];
-	return { shortReps, runs, concurrent, figures: [...speechFigures(runs), ...concurrentFigures(concurrent)], loadAverage: { before, after } };
+	return {
+		shortReps,
+		runs,
+		normalized,
+		concurrent,
+		figures: [...speechFigures(runs), ...loudnessFigures(runs, normalized), ...concurrentFigures(concurrent)],
+		loadAverage: { before, after },
+	};
+}
+
+/** Podcast loudness on a 1 h MP3 (issue 25.2) against the same encoding without it. */
+function loudnessFigures(runs: SpeechRun[], normalized: SpeechRun): Figure[] {
+	const plain = runs.find((run) => run.format === 'mp3' && run.seconds === SPEECH_LONG_SECONDS);
+	if (!plain) return [];
+	const cpuExtra = (normalized.cpuMs - plain.cpuMs) / plain.cpuMs;
+	const wallExtra = (normalized.wallMs - plain.wallMs) / plain.wallMs;
+	const outputMiB = normalized.outputBytes / MiB;
+	const limit = TARGET_MEMORY.outputFactor * outputMiB + TARGET_MEMORY.plusMiB;
+	return [
+		{
+			section: 'speech',
+			figure: 'Loudness (Podcast, −16 LUFS, −1 dBTP) on a 1 h MP3: extra time over encoding alone (CPU; wall)',
+			measured: `+${fmt(cpuExtra * 100, 1)} % CPU (${fmt(normalized.cpuMs / 1000, 1)} s vs ${fmt(plain.cpuMs / 1000, 1)} s); wall ${wallExtra >= 0 ? '+' : ''}${fmt(wallExtra * 100, 1)} % (${fmt(normalized.wallMs / 1000, 1)} s vs ${fmt(plain.wallMs / 1000, 1)} s, ${fmt((normalized.normalizeMs ?? 0) / 1000, 1)} s inside the normaliser)`,
+			target: '≤ 10 % of encoding time',
+			pass: cpuExtra <= 0.1,
+		},
+		{
+			section: 'speech',
+			figure: 'peak RSS growth for a 1 h normalised MP3 held in memory (60 s pieces)',
+			measured: `${fmt(normalized.rssGrowthMiB, 1)} MiB (output ${fmt(outputMiB, 1)} MiB; without loudness ${fmt(plain.rssGrowthMiB, 1)} MiB)`,
+			target: `≤ ${fmt(limit, 1)} MiB (1.5 × output + 50)`,
+			pass: normalized.rssGrowthMiB <= limit,
+		},
+		{
+			section: 'speech',
+			figure: 'longest event-loop block while normalising and encoding 1 h (5 ms interval\'s largest gap)',
+			measured: `${fmt(normalized.longestGapMs, 1)} ms (without loudness ${fmt(plain.longestGapMs, 1)} ms)`,
+			target: `≤ ${TARGET_BLOCK_MS} ms`,
+			pass: normalized.longestGapMs <= TARGET_BLOCK_MS,
+		},
+		{
+			section: 'speech',
+			figure: 'the normalised 1 h before encoding (the normaliser\'s own summary)',
+			measured: `${fmt(normalized.loudness?.integratedLufs ?? NaN, 2)} LUFS, true peak ${fmt(normalized.loudness?.truePeakDbtp ?? NaN, 2)} dBTP`,
+			target: 'info',
+			pass: undefined,
+		},
+	];
 }
 
 /** 10 OGG/Opus items encoding at once against one (issue 22.1). */
@@ -241,6 +298,7 @@ export function speechMarkdown(result: SpeechResult | undefined, error: string |
 		`- Input: speech-like 24 kHz mono PCM16 (voiced stretches with a gliding 90–220 Hz pitch and six harmonics, 4 syllables a second, a pause every 6 s, noise in the unvoiced parts), 60 s generated once and fed in a loop, in ${SPEECH_CHUNK_BYTES / 1024} KiB chunks, each a fresh Buffer as from a socket, each write awaited. ${SPEECH_SHORT_SECONDS} s: ${result?.shortReps ?? 'n'} runs per format (median); ${SPEECH_LONG_SECONDS / 60} min: one run per format.`,
 		'- Speed: audio seconds / wall time from createEncoder to the last byte of endInParts() (the time the slices spend yielding included). CPU: the process\'s user + system time over the same span.',
 		'- Event loop: a 5 ms setInterval in the same process records its largest gap between two ticks (what another execution would have waited, at worst), and perf_hooks.monitorEventLoopDelay (resolution 5 ms) gives its max and p99.',
+		'- Loudness: the 1 h MP3 run again with Podcast loudness on the way (speechChild.ts `normalize`): the same signal fed as 60 s pieces (a 1000-character piece is about a minute of speech), a 250 ms pause before each but the first, each through LoudnessNormalizer.apply and then the encoder. Extra time = this run\'s CPU (and wall) time over the plain 1 h MP3 run\'s; the pass is judged on CPU time, which another process\'s load on this shared machine disturbs less than wall time.',
 		`- Items at once (scripts/bench/opusConcurrentChild.ts): ${OPUS_CONCURRENT_ITEMS} OGG/Opus encoders started together in one process and fed ${OPUS_CONCURRENT_SECONDS} s each (their own offsets in the signal, bit rates 16/24/32/48 kbps) in 32 KiB chunks, interleaved on one event loop, after one warm-up encoding; then each output is decoded by ogg-opus-decoder (an independent libopus build) and correlated (lags 0-40) with its own input and with the next item's, over the first 10 s. Throughput = audio seconds encoded / wall time, against the same run with 1 item.`,
 		'- Memory: the encoded output is kept in memory (an array of the chunks write() and endInParts() returned, as SpeechOutput hands them to n8n\'s in-memory binary mode), the PCM is not. Peak RSS growth = the process\'s maxRSS after end() − maxRSS just before createEncoder (the 60 s input block and ts-node are in the baseline). The 1 h runs first encode 2 s and drop them, so the baseline holds what an n8n process pays once for its first encoding of that format (loading the encoder\'s WebAssembly: V8 compiling libopus with its optimizing tier alone peaks ~16 MiB, measured with and without `--liftoff-only`); that one-time cost is its own row, from the cold 60 s runs. Heap: the largest heapUsed sampled every 50 ms − heapUsed before.',
 		'',

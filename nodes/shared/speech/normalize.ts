@@ -128,6 +128,8 @@ export class LoudnessNormalizer {
 	/** Blocks of the output, for the summary. */
 	private readonly written: number[] = [];
 	private peak = 0;
+	/** Work arrays, kept for the next piece (pieces of one item are of similar length). */
+	private readonly scratch = new Scratch();
 
 	constructor(
 		readonly settings: LoudnessSettings,
@@ -142,7 +144,7 @@ export class LoudnessNormalizer {
 	 * part of `unit`; returns new PCM of the same length.
 	 */
 	async apply(pcm: Buffer, sampleRate: number, unit: number | string = 0): Promise<Buffer> {
-		const piece = new HeldPiece(await toFloat(pcm, this.slicer), sampleRate, this.slicer);
+		const piece = new HeldPiece(pcm, sampleRate, this.slicer, this.scratch);
 		await piece.measure();
 		const own = piece.meter.blocksOrWhole();
 		const unitBlocks = this.units.get(unit) ?? [];
@@ -151,11 +153,12 @@ export class LoudnessNormalizer {
 		const unitLoudness = gatedLoudness(unitBlocks);
 		let gainDb = unitLoudness === undefined ? 0 : clamp(this.settings.targetLufs - unitLoudness, MIN_GAIN_DB, MAX_GAIN_DB);
 
-		// Limit at this gain; where limiting took loudness away, raise the gain by what was lost
-		// (a secant step from the second round on) and limit again.
+		// Limit at this gain; where limiting took more than LOSS_TOLERATED_LU of loudness away, raise
+		// the gain until the piece measures what it would without limiting, and limit again.
 		let aim = this.ceiling * AIM_BELOW_CEILING;
 		let limited = await piece.limit(gainDb, aim);
-		let blocks = limited ? piece.estimatedBlocks(gainDb) : own.map((block) => block * dbToLinear(2 * gainDb));
+		const unlimited = () => own.map((block) => block * dbToLinear(2 * gainDb));
+		let blocks = limited ? piece.estimatedBlocks(gainDb) : unlimited();
 		if (limited) {
 			const expected = gatedLoudness(piece.estimatedBlocks(gainDb, false));
 			const search = new GainSearch(expected ?? this.settings.targetLufs);
@@ -164,13 +167,13 @@ export class LoudnessNormalizer {
 				if (next === undefined) break;
 				gainDb = Math.min(next, MAX_GAIN_DB);
 				limited = await piece.limit(gainDb, aim);
-				blocks = limited ? piece.estimatedBlocks(gainDb) : own.map((block) => block * dbToLinear(2 * gainDb));
+				blocks = limited ? piece.estimatedBlocks(gainDb) : unlimited();
 			}
 			const best = search.best(gainDb, gatedLoudness(blocks));
 			if (best !== gainDb) {
 				gainDb = best;
 				limited = await piece.limit(gainDb, aim);
-				blocks = limited ? piece.estimatedBlocks(gainDb) : own.map((block) => block * dbToLinear(2 * gainDb));
+				blocks = limited ? piece.estimatedBlocks(gainDb) : unlimited();
 			}
 		}
 		// The limiter works on each sample's own true peak; the gain's slope can leave a point
@@ -203,7 +206,7 @@ export class LoudnessNormalizer {
  * Finds the gain at which a limited piece measures `expected` (what it would without limiting):
  * loudness rises with the gain, more slowly where the limiter works, so the gain is stepped up by
  * what was lost, then by secant steps, bracketed once a step overshoots (regula falsi, halving
- * when a step leaves the bracket).
+ * when a step leaves the bracket). A loss under LOSS_TOLERATED_LU is left as it is.
  */
 class GainSearch {
 	private below?: { gain: number; loudness: number };
@@ -218,7 +221,7 @@ class GainSearch {
 		if (loudness === undefined) return undefined;
 		this.remember(gain, loudness);
 		const lost = this.expected - loudness;
-		if (Math.abs(lost) <= 0.05) return undefined;
+		if (Math.abs(lost) <= (this.previous ? LOSS_CONVERGED_LU : LOSS_TOLERATED_LU)) return undefined;
 		const point = { gain, loudness };
 		if (lost > 0) this.below = point;
 		else this.above = point;
@@ -256,181 +259,199 @@ class GainSearch {
 
 /** The limiter aims this far below its ceiling (0.05 dB), so the check after it rarely fails. */
 const AIM_BELOW_CEILING = dbToLinear(-0.05);
+/** Loudness the limiter may take from a piece without the gain being raised for it. */
+const LOSS_TOLERATED_LU = 0.2;
+/** Once raising, close enough. */
+const LOSS_CONVERGED_LU = 0.05;
+
+/** Float arrays reused from piece to piece (grown when a longer piece comes). */
+class Scratch {
+	private arrays = new Map<string, Float32Array>();
+
+	get(name: string, length: number): Float32Array {
+		let array = this.arrays.get(name);
+		if (!array || array.length < length) {
+			array = new Float32Array(Math.ceil(length * 1.1));
+			this.arrays.set(name, array);
+		}
+		return array.subarray(0, length);
+	}
+}
 
 /**
  * One piece while it is held: its samples, their loudness, and the limiter's gain curve.
  *
  * - The true peak of each sample (4× oversampled) is computed once, and only in stretches whose
  *   largest sample could reach the aim at the gain asked (SCREEN_FACTOR); at another gain the
- *   required gains are those peaks scaled, so a new round costs a few passes over the piece.
+ *   required gains are those peaks scaled, so a new round costs little.
+ * - The limiter works only around the samples that need it: for each, the gain is lowered over
+ *   the LOOKAHEAD before it; a release then climbs back towards 1 (RELEASE), and the mean over
+ *   LOOKAHEAD ramps into every reduction. Elsewhere the gain is 1.
  * - The loudness after limiting is estimated from the K-weighted energy of every 64-sample
  *   stretch times its mean squared limiter gain (the gain changes over milliseconds, the stretch
  *   lasts 2.7 ms at 24 kHz), grouped into the meter's 100 ms sub-blocks and 400 ms blocks.
  */
 class HeldPiece {
 	readonly meter: LoudnessMeter;
+	private readonly samples: Float32Array;
 	private readonly stretches: number;
 	/** Largest sample magnitude of each stretch, widened by the interpolation's reach. */
 	private readonly maxima: Float32Array;
 	/** Each sample's true peak, where computed (see `peaksDone`). */
 	private readonly peaks: Float32Array;
 	private readonly peaksDone: Uint8Array;
-	/** The limiter's gain per sample (1 where it does not work). */
+	/** The limiter's gain per sample (1 outside `segments`). */
 	private readonly curve: Float32Array;
-	private curveActive = false;
+	/** Per stretch: the mean square and the largest value of the limiter's gain. */
+	private readonly curveSquare: Float32Array;
+	private readonly curveTop: Float32Array;
+	private segments: Array<[number, number]> = [];
 	private readonly span: number;
 	private readonly recover: number;
 
 	constructor(
-		private readonly samples: Float32Array,
+		private readonly pcm: Buffer,
 		sampleRate: number,
 		private readonly slicer: Slicer,
+		scratch: Scratch,
 	) {
+		const length = pcm.length >> 1;
 		this.meter = new LoudnessMeter(sampleRate, { stretch: STRETCH });
-		this.stretches = Math.ceil(samples.length / STRETCH);
+		this.stretches = Math.ceil(length / STRETCH);
+		this.samples = scratch.get('samples', length);
+		this.peaks = scratch.get('peaks', length);
+		this.curve = scratch.get('curve', length).fill(1);
 		this.maxima = new Float32Array(this.stretches);
-		this.peaks = new Float32Array(samples.length);
 		this.peaksDone = new Uint8Array(this.stretches);
-		this.curve = new Float32Array(samples.length);
+		this.curveSquare = new Float32Array(this.stretches).fill(1);
+		this.curveTop = new Float32Array(this.stretches).fill(1);
 		this.span = Math.max(1, Math.round(LOOKAHEAD_SECONDS * sampleRate));
 		this.recover = 1 - Math.exp(-1 / (RELEASE_SECONDS * sampleRate));
 	}
 
+	/** Reads the samples (as floats), their stretch maxima and their loudness. */
 	async measure(): Promise<void> {
-		await this.meter.push(this.samples, this.slicer);
-		this.meter.endStretches();
 		const x = this.samples;
+		const count = x.length;
+		const pcm = this.pcm;
+		const source = pcm.byteOffset % 2 === 0 ? new Int16Array(pcm.buffer, pcm.byteOffset, count) : new Int16Array(Uint8Array.from(pcm.subarray(0, count * 2)).buffer);
 		const own = new Float32Array(this.stretches);
 		for (let s = 0; s < this.stretches; s++) {
 			let max = 0;
-			const end = Math.min(x.length, (s + 1) * STRETCH);
+			const end = Math.min(count, (s + 1) * STRETCH);
 			for (let i = s * STRETCH; i < end; i++) {
-				const magnitude = x[i] < 0 ? -x[i] : x[i];
+				const value = source[i] / 32768;
+				x[i] = value;
+				const magnitude = value < 0 ? -value : value;
 				if (magnitude > max) max = magnitude;
 			}
 			own[s] = max;
+			if ((s & 1023) === 1023) await this.slicer.pause();
 		}
 		for (let s = 0; s < this.stretches; s++) {
 			this.maxima[s] = Math.max(own[s], s > 0 ? own[s - 1] : 0, s + 1 < this.stretches ? own[s + 1] : 0);
 		}
-		await this.slicer.pause();
+		await this.meter.push(x, this.slicer);
+		this.meter.endStretches();
 	}
 
 	/**
-	 * The limiter's gain curve for `gainDb`, keeping every sample's true peak at or below `aim`:
-	 * the required gains' minimum over the next LOOKAHEAD, a release back towards 1, then their
-	 * mean over the last LOOKAHEAD (a ramp into every reduction). Each step only lowers the gain
-	 * where a later one needs it, so every sample ends at or below what it requires. Returns
-	 * whether any sample needed limiting.
+	 * The limiter's gain for `gainDb` keeping every sample's true peak at or below `aim` (see the
+	 * class comment). Every step only lowers the gain where a later one needs it, so every sample
+	 * ends at or below what it requires. Returns whether any sample needed limiting.
 	 */
 	async limit(gainDb: number, aim: number): Promise<boolean> {
-		const gain = dbToLinear(gainDb);
-		const level = aim / gain;
-		// Required gain per sample, written into `curve` (1 where nothing is needed).
-		const curve = this.curve;
-		let needed = false;
+		const level = aim / dbToLinear(gainDb);
+		// The samples that need less than gain 1, and what they need.
+		const dips: number[] = [];
+		const needs: number[] = [];
 		for (let s = 0; s < this.stretches; s++) {
-			const from = s * STRETCH;
-			const to = Math.min(curve.length, from + STRETCH);
-			if (this.maxima[s] * SCREEN_FACTOR <= level) {
-				curve.fill(1, from, to);
-				continue;
-			}
+			if (this.maxima[s] * SCREEN_FACTOR <= level) continue;
 			this.peaksFor(s);
-			for (let i = from; i < to; i++) {
-				const peak = this.peaks[i];
-				if (peak > level) {
-					curve[i] = level / peak;
-					needed = true;
-				} else curve[i] = 1;
+			const end = Math.min(this.samples.length, (s + 1) * STRETCH);
+			for (let i = s * STRETCH; i < end; i++) {
+				if (this.peaks[i] > level) {
+					dips.push(i);
+					needs.push(level / this.peaks[i]);
+				}
 			}
-			if ((s & 255) === 255) await this.slicer.pause();
+			if ((s & 1023) === 1023) await this.slicer.pause();
 		}
-		this.curveActive = needed;
-		if (!needed) return false;
-		await this.slicer.pause();
-		await this.smooth();
+		this.curveSquare.fill(1);
+		this.curveTop.fill(1);
+		for (const [start, end] of this.segments) this.curve.fill(1, start, end);
+		this.segments = [];
+		if (dips.length === 0) return false;
+		await this.smooth(dips, needs);
 		return true;
 	}
 
-	/**
-	 * Turns the required gains in `curve` into the limiter's gain curve, in place, working only
-	 * where it changes anything: from LOOKAHEAD before a sample that needs limiting to where the
-	 * release has come back within 0.0001 of 1 (elsewhere the curve stays 1).
-	 */
-	private async smooth(): Promise<void> {
+	/** Builds the gain curve around the dips, segment by segment (see the class comment). */
+	private async smooth(dips: number[], needs: number[]): Promise<void> {
 		const curve = this.curve;
 		const n = curve.length;
 		const span = this.span;
-		const size = span + 2;
-		const ring = new Int32Array(size);
-		const values = new Float32Array(size);
-		const released = new Float32Array(span);
 		const recover = this.recover;
-		let i = 0;
-		while (i < n) {
-			if (curve[i] >= 1) {
-				i++;
-				continue;
+		const released = new Float32Array(span);
+		for (let d = 0; d < dips.length; ) {
+			// A segment: dips whose releases overlap, from LOOKAHEAD before the first to where the
+			// release after the last is back within 0.0001 of 1.
+			const start = Math.max(0, dips[d] - span);
+			let lowest = needs[d];
+			let last = dips[d];
+			let e = d + 1;
+			const tailOf = (gain: number) => Math.ceil(Math.log(Math.max(1e-4, 1 - gain) / 1e-4) / recover) + span;
+			while (e < dips.length && dips[e] - span <= last + tailOf(lowest)) {
+				if (needs[e] < lowest) lowest = needs[e];
+				last = dips[e];
+				e++;
 			}
-			// A segment: its first reduction at i; it ends where no reduction follows within the
-			// release's reach (by then its gain is within 0.0001 of 1, where the next one starts).
-			const start = Math.max(0, i - span);
-			let last = i;
-			let end = n;
-			let level = curve[i];
-			for (let j = i; j < n; j++) {
-				if (curve[j] < 1) {
-					last = j;
-					level = Math.min(level, curve[j]);
-				} else if (j - last > span) {
-					// The release from `level` back to within 0.0001 of 1 takes this many samples.
-					const tail = Math.ceil(Math.log((1 - level) / 1e-4) / recover) + span;
-					if (j - last > tail) {
-						end = j;
-						break;
-					}
-				}
+			const end = Math.min(n, last + tailOf(lowest) + 1);
+			// 1. The minimum of the needs over the next LOOKAHEAD samples.
+			curve.fill(1, start, end);
+			for (let k = d; k < e; k++) {
+				const need = needs[k];
+				for (let i = Math.max(start, dips[k] - span); i <= dips[k]; i++) if (need < curve[i]) curve[i] = need;
+				if ((k & 4095) === 4095) await this.slicer.pause();
 			}
-			// 1. Minimum over [k, k + span], running backwards with a monotonic queue in a ring.
-			let head = 0;
-			let count = 0;
-			for (let k = Math.min(n, end + span) - 1; k >= start; k--) {
-				const value = curve[k];
-				while (count > 0) {
-					let back = head + count - 1;
-					if (back >= size) back -= size;
-					if (values[back] < value) break;
-					count--;
-				}
-				let slot = head + count;
-				if (slot >= size) slot -= size;
-				ring[slot] = k;
-				values[slot] = value;
-				count++;
-				if (ring[head] > k + span) {
-					if (++head === size) head = 0;
-					count--;
-				}
-				// Beyond the segment the required gains are only read (the next segment's own).
-				if (k < end) curve[k] = values[head];
-			}
-			// 2. Release towards 1, never above the minimum ahead; then the mean of the last `span`.
+			// 2. Release towards 1, never above that minimum; then the mean of the last LOOKAHEAD.
 			let gain = 1;
 			released.fill(1);
 			let sum = span;
 			let slot = 0;
-			for (let k = start; k < end; k++) {
-				const target = curve[k];
+			let stretch = Math.floor(start / STRETCH);
+			let stretchEnd = Math.min(n, (stretch + 1) * STRETCH);
+			let squares = 0;
+			let top = 0;
+			let inStretch = 0;
+			for (let i = start; i < end; i++) {
+				const target = curve[i];
 				gain += (1 - gain) * recover;
 				if (target < gain) gain = target;
 				sum += gain - released[slot];
 				released[slot] = gain;
 				if (++slot === span) slot = 0;
 				const mean = sum / span;
-				curve[k] = mean < 1 ? mean : 1;
+				const value = mean < 1 ? mean : 1;
+				curve[i] = value;
+				squares += value * value;
+				if (value > top) top = value;
+				inStretch++;
+				if ((i & 65535) === 65535) await this.slicer.pause();
+				if (i + 1 === stretchEnd || i + 1 === end) {
+					// The stretch's other samples (outside the segment) keep gain 1.
+					const length = stretchEnd - stretch * STRETCH;
+					this.curveSquare[stretch] = (squares + (length - inStretch)) / length;
+					this.curveTop[stretch] = inStretch < length ? 1 : top;
+					stretch++;
+					stretchEnd = Math.min(n, (stretch + 1) * STRETCH);
+					squares = 0;
+					top = 0;
+					inStretch = 0;
+				}
 			}
-			i = end;
+			this.segments.push([start, end]);
+			d = e;
 			await this.slicer.pause();
 		}
 	}
@@ -442,20 +463,12 @@ class HeldPiece {
 		const subBlocks = new Float64Array(Math.ceil(this.samples.length / sub));
 		const gain2 = dbToLinear(2 * gainDb);
 		for (let s = 0; s < energy.length; s++) {
-			let weight = 1;
-			if (limited && this.curveActive) {
-				let sum = 0;
-				const from = s * STRETCH;
-				const to = Math.min(this.curve.length, from + STRETCH);
-				for (let i = from; i < to; i++) sum += this.curve[i] * this.curve[i];
-				weight = sum / (to - from);
-			}
-			subBlocks[Math.floor((s * STRETCH) / sub)] += energy[s] * gain2 * weight;
+			subBlocks[Math.floor((s * STRETCH) / sub)] += energy[s] * gain2 * (limited ? this.curveSquare[s] : 1);
 		}
 		const complete = Math.floor(this.samples.length / sub);
 		const blocks: number[] = [];
 		for (let k = 3; k < complete; k++) blocks.push((subBlocks[k] + subBlocks[k - 1] + subBlocks[k - 2] + subBlocks[k - 3]) / (4 * sub));
-		if (blocks.length === 0 && this.samples.length > 0) blocks.push((subBlocks.reduce((a, b) => a + b, 0)) / this.samples.length);
+		if (blocks.length === 0 && this.samples.length > 0) blocks.push(subBlocks.reduce((a, b) => a + b, 0) / this.samples.length);
 		return blocks;
 	}
 
@@ -466,26 +479,14 @@ class HeldPiece {
 	async outputPeak(gainDb: number, floor: number): Promise<number> {
 		const gain = dbToLinear(gainDb);
 		const x = this.samples;
-		const curve = this.curveActive ? this.curve : undefined;
-		// The largest sample each stretch can have now (its source maximum, the gain, the largest
-		// limiter gain around it), visited from the largest down until no stretch can beat the peak.
-		const bounds = new Float32Array(this.stretches);
-		for (let s = 0; s < this.stretches; s++) {
-			let most = 1;
-			if (curve) {
-				most = 0;
-				const from = Math.max(0, (s - 1) * STRETCH);
-				const to = Math.min(x.length, (s + 2) * STRETCH);
-				for (let i = from; i < to; i++) if (curve[i] > most) most = curve[i];
-			}
-			bounds[s] = this.maxima[s] * gain * most;
-		}
-		const order = Array.from({ length: this.stretches }, (_u, s) => s).sort((a, b) => bounds[b] - bounds[a]);
+		// The largest sample each stretch can have now: its source maximum, the gain, and the
+		// largest limiter gain around it.
+		const bound = (s: number) => this.maxima[s] * gain * Math.max(this.curveTop[s], s > 0 ? this.curveTop[s - 1] : 0, s + 1 < this.stretches ? this.curveTop[s + 1] : 0);
 		let peak = floor;
+		let first = 0;
+		for (let s = 1; s < this.stretches; s++) if (bound(s) > bound(first)) first = s;
 		const window = new Float32Array(STRETCH + REACH_BEFORE + REACH_AFTER + 1);
-		let visited = 0;
-		for (const s of order) {
-			if (bounds[s] * SCREEN_FACTOR <= peak) break;
+		const exact = (s: number) => {
 			const from = s * STRETCH;
 			const to = Math.min(x.length, from + STRETCH);
 			const offset = from - REACH_BEFORE;
@@ -493,7 +494,7 @@ class HeldPiece {
 			for (let i = 0; i < window.length; i++) {
 				const at = offset + i;
 				const inside = at >= 0 && at < x.length;
-				const g = curve && inside ? curve[at] : 1;
+				const g = inside ? this.curve[at] : 1;
 				if (g < 1) limitedHere = true;
 				window[i] = inside ? x[at] * gain * g : 0;
 			}
@@ -501,14 +502,19 @@ class HeldPiece {
 				// Unchanged by the limiter: the source's peaks, scaled.
 				this.peaksFor(s);
 				for (let i = from; i < to; i++) if (this.peaks[i] * gain > peak) peak = this.peaks[i] * gain;
-			} else {
-				// The window holds the reach of every point in the stretch; beyond the piece is silence.
-				for (let i = from; i < to; i++) {
-					const value = peakAt(window, i - offset);
-					if (value > peak) peak = value;
-				}
+				return;
 			}
-			if ((++visited & 255) === 0) await this.slicer.pause();
+			// The window holds the reach of every point in the stretch; beyond the piece is silence.
+			for (let i = from; i < to; i++) {
+				const value = peakAt(window, i - offset);
+				if (value > peak) peak = value;
+			}
+		};
+		if (this.stretches > 0) exact(first);
+		for (let s = 0; s < this.stretches; s++) {
+			if (s === first || bound(s) * SCREEN_FACTOR <= peak) continue;
+			exact(s);
+			if ((s & 255) === 255) await this.slicer.pause();
 		}
 		return peak;
 	}
@@ -517,17 +523,26 @@ class HeldPiece {
 	async toPcm(gainDb: number): Promise<Buffer> {
 		const gain = dbToLinear(gainDb);
 		const x = this.samples;
-		const curve = this.curveActive ? this.curve : undefined;
 		const pcm = Buffer.allocUnsafeSlow(x.length * 2);
 		const target = new Int16Array(pcm.buffer, pcm.byteOffset, x.length);
-		for (let start = 0; start < x.length; start += 65536) {
-			const end = Math.min(x.length, start + 65536);
-			for (let i = start; i < end; i++) {
-				const value = x[i] * gain * (curve ? curve[i] : 1) * 32768;
+		const write = (from: number, to: number, withCurve: boolean) => {
+			for (let i = from; i < to; i++) {
+				const value = x[i] * gain * (withCurve ? this.curve[i] : 1) * 32768;
 				const rounded = value >= 0 ? Math.floor(value + 0.5) : -Math.floor(0.5 - value);
 				target[i] = rounded > 32767 ? 32767 : rounded < -32768 ? -32768 : rounded;
 			}
-			await this.slicer.pause();
+		};
+		let at = 0;
+		for (const [start, end] of [...this.segments, [x.length, x.length] as [number, number]]) {
+			for (let from = at; from < start; from += 65536) {
+				write(from, Math.min(start, from + 65536), false);
+				await this.slicer.pause();
+			}
+			for (let from = start; from < end; from += 65536) {
+				write(from, Math.min(end, from + 65536), true);
+				await this.slicer.pause();
+			}
+			at = end;
 		}
 		return pcm;
 	}
@@ -561,19 +576,6 @@ export async function writeAnswer(
 	}
 	const pcm = downmixToMono(answer.pcm, answer.channels);
 	await output.writePcm(await normalizer.apply(pcm, answer.sampleRate), answer.sampleRate);
-}
-
-/** 16-bit little-endian samples as floats in −1…1. */
-async function toFloat(pcm: Buffer, slicer: Slicer): Promise<Float32Array> {
-	const count = pcm.length >> 1;
-	const source = pcm.byteOffset % 2 === 0 ? new Int16Array(pcm.buffer, pcm.byteOffset, count) : new Int16Array(Uint8Array.from(pcm.subarray(0, count * 2)).buffer);
-	const samples = new Float32Array(count);
-	for (let start = 0; start < count; start += 65536) {
-		const end = Math.min(count, start + 65536);
-		for (let i = start; i < end; i++) samples[i] = source[i] / 32768;
-		await slicer.pause();
-	}
-	return samples;
 }
 
 function clamp(value: number, min: number, max: number): number {
