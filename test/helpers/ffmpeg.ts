@@ -1,52 +1,22 @@
 /**
  * An independent meter and decoder for the tests: Debian's ffmpeg (its `ebur128` filter measures
  * BS.1770 loudness and the true peak; `silencedetect` finds the pauses). Installed with apt-get
- * when missing (as root; once per machine, under a lock so parallel Jest workers wait for one
- * install).
+ * when missing, by the voice-note helpers' one install (test/helpers/voiceNotes.ts).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const FFMPEG = '/usr/bin/ffmpeg';
-const LOCK = path.join(os.tmpdir(), 'faseeh-ffmpeg-install.lock');
+import { ensureFfmpeg as installFfmpeg } from './voiceNotes';
 
-function sleepMs(ms: number): void {
-	Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** ffmpeg's path, installing Debian's package first if it is missing. */
+/**
+ * ffmpeg on PATH, installing Debian's package first if it is missing: the voice-note helpers'
+ * install (one lock for every test file that needs it, so parallel Jest workers never race apt).
+ */
 export function ensureFfmpeg(): string {
-	if (fs.existsSync(FFMPEG)) return FFMPEG;
-	const deadline = Date.now() + 20 * 60_000;
-	for (;;) {
-		try {
-			fs.mkdirSync(LOCK);
-			break;
-		} catch {
-			if (fs.existsSync(FFMPEG)) return FFMPEG;
-			// A lock left by a killed install goes stale after 20 minutes.
-			const age = Date.now() - fs.statSync(LOCK, { throwIfNoEntry: false })!.mtimeMs;
-			if (age > 20 * 60_000) fs.rmSync(LOCK, { recursive: true, force: true });
-			if (Date.now() > deadline) throw new Error('timed out waiting for another ffmpeg install');
-			sleepMs(1000);
-		}
-	}
-	try {
-		if (!fs.existsSync(FFMPEG)) {
-			process.stderr.write('ffmpeg is missing: installing Debian\'s ffmpeg with apt-get (the loudness and subtitle tests measure with it)\n');
-			const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-			const asRoot = process.getuid?.() === 0;
-			const run = (args: string[]) => execFileSync(asRoot ? args[0] : 'sudo', asRoot ? args.slice(1) : ['-n', ...args], { stdio: 'inherit', env });
-			run(['apt-get', 'update']);
-			run(['apt-get', 'install', '-y', '--no-install-recommends', 'ffmpeg']);
-			if (!fs.existsSync(FFMPEG)) throw new Error(`apt-get installed ffmpeg but ${FFMPEG} does not exist`);
-		}
-	} finally {
-		fs.rmSync(LOCK, { recursive: true, force: true });
-	}
-	return FFMPEG;
+	installFfmpeg();
+	return 'ffmpeg';
 }
 
 function withFile<T>(audio: Buffer, extension: string, use: (file: string) => T): T {

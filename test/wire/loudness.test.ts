@@ -131,6 +131,14 @@ describe('Loudness', () => {
 		expectLoudness(await pcm.binaryBuffer(pcm.items[0], 'data'), 'pcm', -16);
 	});
 
+	it('Speech → Generate as a WhatsApp Voice Note at Podcast loudness: the note measures −16 ± 1 LUFS, true peak ≤ −1 dBTP', async () => {
+		const result = await runAgainst(sandbox, new Faseeh(), speech(QUIET, longArabicText(300, 13), { loudness: 'podcast', outputFormat: 'whatsappVoice' }), [{ json: {} }]);
+		expect(result.error).toBeUndefined();
+		expect(result.items).toHaveLength(1);
+		expectLoudness(await result.binaryBuffer(result.items[0], 'data'), 'ogg', -16);
+		expect(result.items[0].json.loudness).toMatchObject({ mode: 'podcast', targetLufs: -16 });
+	});
+
 	it('Voice → Preview as a Podcast MP3 (a voice note for the speaker)', async () => {
 		const parameters: INodeParameters = {
 			resource: 'voice',
