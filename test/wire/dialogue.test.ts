@@ -238,6 +238,7 @@ describe('Speech → Generate Dialogue', () => {
 		['a line without a speaker', scriptParameters('Ahmad: أهلا بكم في الحلقة.\nشكرا لك يا أحمد.'), /^Parameter "Script" line 2 does not start with a speaker's name: write it as "Name: text" \(got "شكرا لك يا أحمد\."\) \[item 0\]$/],
 		['a script line with no text', scriptParameters('Ahmad: أهلا بكم في الحلقة.\nLayla:   '), /^Parameter "Script" line 2 \(Layla\): the text is empty \[item 0\]$/],
 		['a speaker without a voice', base({ turnsInput: 'script', script: 'Ahmad: أهلا بكم في الحلقة.', speakers: { speaker: [{ name: 'Ahmad', voiceId: '' }] } }), /^Parameter "Speakers" "Ahmad" has no voice \[item 0\]$/],
+		['a voice-note preset', { ...base({ turnsInput: 'json', turnsJson: JSON.stringify(TURNS) }), outputFormat: 'telegramVoice' }, /^Parameter "Output Format" cannot be a voice-note preset for a dialogue: choose OGG\/Opus \[item 0\]$/],
 		['a turn pause out of range', base({ turnsInput: 'json', turnsJson: JSON.stringify(TURNS) }, { turnPauseMs: 20000 }), /^Parameter "Pause Between Turns \(Ms\)" must be a number from 0 to 10000, got 20000 \[item 0\]$/],
 	])('bad input, %s: refused before any request', async (_case, parameters, message) => {
 		const sandbox = await sandboxWith();

@@ -167,6 +167,7 @@ describe('Subtitles from Speech → Generate', () => {
 		['Generate', speech({ subtitles: 'srt', subtitleLineChars: 9 }), 'Parameter "Max Characters per Line" must be a number from 10 to 100, got 9 [item 0]'],
 		['Generate', speech({ subtitles: 'vtt', subtitleLines: 4 }), 'Parameter "Max Lines per Cue" must be a number from 1 to 3, got 4 [item 0]'],
 		['Generate', speech({ subtitles: 'srt', subtitleBinaryPropertyName: 'data' }), 'Parameter "Put Subtitles in Field" must differ from "Put Output File in Field" (both are "data") [item 0]'],
+		['Generate', speech({ subtitles: 'srt', outputFormat: 'whatsappVoice' }), 'Parameter "Subtitles" are not made for a voice-note preset: choose None, or another Output Format [item 0]'],
 		[
 			'Dialogue',
 			{ resource: 'speech', operation: 'generateDialogue', turnsInput: 'json', turnsJson: '[{"voice_id": "ar-najdi-male-2", "text": "مرحبا بكم جميعا"}]', model: MODEL, stability: 0.5, subtitles: 'srt', subtitleLineChars: 5, options: {} },
