@@ -128,7 +128,7 @@ describe('Subtitles from Speech → Generate', () => {
 		expectCuesOnSound(cues, silences, (wav.length - 44) / 2 / RATE);
 	});
 
-	it('WebVTT beside a Podcast MP3: cues on the decoded MP3\'s sound within 100 ms (LAME adds ~46 ms at its start)', async () => {
+	it('WebVTT beside a Podcast MP3: cues on the decoded MP3\'s sound within 100 ms', async () => {
 		const result = await runAgainst(sandbox, new Faseeh(), speech({ subtitles: 'vtt', outputFormat: 'mp3', mp3BitRate: 64, loudness: 'podcast', subtitleBinaryPropertyName: 'captions' }, { fileName: 'clip.mp3' }), [{ json: {} }]);
 		expect(result.error).toBeUndefined();
 		const item = result.items[0];

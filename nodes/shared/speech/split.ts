@@ -475,6 +475,8 @@ export function splitForCues(text: string, maxCueChars: number, maxChars: number
 			i--;
 		} else if (withNext && fitsCue(withNext)) {
 			pieces.splice(i, 2, withNext);
+		} else if (borrowForCue(pieces, i, fitsCue)) {
+			i++;
 		} else if (withNext && fits(withNext, maxChars)) {
 			// A budget below Faseeh's minimum: forwards, so short pieces pair up instead of piling up.
 			pieces.splice(i, 2, withNext);
@@ -484,4 +486,42 @@ export function splitForCues(text: string, maxCueChars: number, maxChars: number
 		} else i++;
 	}
 	return pieces.map(render).filter((piece) => piece !== '');
+}
+
+/**
+ * A short cue piece takes words from the end of the piece before it, else from the start of the
+ * piece after it, cutting at spaces, until it has Faseeh's minimum while the other keeps it and
+ * both stay within the cue's budget.
+ */
+function borrowForCue(pieces: Token[][], i: number, fitsCue: (tokens: Token[]) => boolean): boolean {
+	const ok = (a: Token[], b: Token[]) => fitsCue(a) && fitsCue(b) && meetsMinimum(render(a)) && meetsMinimum(render(b));
+	const previous = pieces[i - 1];
+	if (previous) {
+		for (let cut = previous.length - 1; cut > 0; cut--) {
+			if (previous[cut - 1].kind !== 'space') continue;
+			const kept = previous.slice(0, cut);
+			const grown = previous.slice(cut).concat(pieces[i]);
+			if (!fitsCue(grown)) break;
+			if (ok(kept, grown)) {
+				pieces[i - 1] = kept;
+				pieces[i] = grown;
+				return true;
+			}
+		}
+	}
+	const next = pieces[i + 1];
+	if (next) {
+		for (let cut = 1; cut < next.length; cut++) {
+			if (next[cut].kind !== 'space') continue;
+			const grown = pieces[i].concat(next.slice(0, cut));
+			const rest = next.slice(cut);
+			if (!fitsCue(grown)) break;
+			if (ok(grown, rest)) {
+				pieces[i] = grown;
+				pieces[i + 1] = rest;
+				return true;
+			}
+		}
+	}
+	return false;
 }
