@@ -295,6 +295,45 @@ export function nodeOutputItems(
 	return (last?.data?.main?.[output] ?? []) as ReturnType<typeof nodeOutputItems>;
 }
 
+type OutputItem = ReturnType<typeof nodeOutputItems>[number];
+
+/**
+ * Why `result` is not a successful execution with run data, or undefined when it is: the exit
+ * code, no execution JSON in what n8n printed (with the tail of it), or the execution's error
+ * and the node it came from. Tests assert it is undefined, so a failure shows the cause.
+ */
+export function executionProblem(result: ExecuteResult): string | undefined {
+	if (!result.run) {
+		return `n8n printed no execution JSON (exit code ${result.exitCode}, stdout ${result.stdout.length} bytes, stderr ${result.stderr.length} bytes); last lines:\n${tailText(`${result.stdout}\n${result.stderr}`, 30)}`;
+	}
+	const resultData = (result.run.data as { resultData?: { error?: { message?: string; description?: string; node?: { name?: string } }; lastNodeExecuted?: string } }).resultData;
+	const error = resultData?.error;
+	if (error) {
+		const where = error.node?.name ?? resultData?.lastNodeExecuted;
+		return `the execution failed${where ? ` at node "${where}"` : ''}: ${error.message ?? '(no message)'}${error.description ? ` (${error.description})` : ''} [exit code ${result.exitCode}]`;
+	}
+	if (result.exitCode !== 0) return `n8n exited with code ${result.exitCode} after an execution without error; last lines:\n${tailText(result.stderr, 30)}`;
+	return undefined;
+}
+
+/**
+ * Item `index` of what `nodeName` emitted on `output`; when there is none, throws an error that
+ * says why (the execution's error, the nodes that ran and each one's error) instead of letting a
+ * test read `.json` of undefined.
+ */
+export function outputItem(result: ExecuteResult, nodeName: string, index = 0, output = 0): OutputItem {
+	const item = nodeOutputItems(result.runData, nodeName, output)[index];
+	if (item) return item;
+	const ran = Object.entries(result.runData ?? {}).map(([name, runs]) => {
+		const last = (runs as Array<{ error?: { message?: string }; data?: { main?: unknown[][] } }>)[runs.length - 1];
+		const count = last?.data?.main?.[output]?.length ?? 0;
+		return `${name} (${last?.error ? `error: ${last.error.message}` : `${count} item${count === 1 ? '' : 's'}`})`;
+	});
+	throw new Error(
+		`node "${nodeName}" has no output item ${index} in this execution: ${executionProblem(result) ?? 'the execution succeeded'}; nodes with run data: ${ran.length > 0 ? ran.join(', ') : 'none'}`,
+	);
+}
+
 // --- Server ---------------------------------------------------------------------------
 
 export interface N8nServer {
@@ -574,20 +613,41 @@ async function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Pr
 /**
  * Runs a command and collects its output. Own process group, so a timeout also kills what
  * it spawned (n8n's task runner). Rejects only if the command cannot be started.
+ *
+ * Output goes to files, not pipes: n8n's CLI prints an execution as one large JSON write and
+ * calls process.exit() about 100 ms later, and Node writes to a pipe asynchronously, so what
+ * the reader had not drained by then was lost. A busy test process got the first ~220 KB of a
+ * 5 MB execution (n8n 1.x's in-memory binary mode) and no run data; writes to a file are
+ * synchronous, so nothing is lost at exit.
  */
-function runCapture(
+export function runCapture(
 	file: string,
 	args: string[],
 	opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
 ): Promise<RunResult> {
 	const start = Date.now();
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-run-'));
+	const outFile = path.join(dir, 'stdout');
+	const errFile = path.join(dir, 'stderr');
+	const outFd = fs.openSync(outFile, 'w');
+	const errFd = fs.openSync(errFile, 'w');
+	const collect = () => {
+		const read = (name: string) => (fs.existsSync(name) ? fs.readFileSync(name, 'utf8') : '');
+		const output = { stdout: read(outFile), stderr: read(errFile) };
+		fs.rmSync(dir, { recursive: true, force: true });
+		return output;
+	};
 	return new Promise((resolve, reject) => {
-		const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-		const out: Buffer[] = [];
-		const err: Buffer[] = [];
-		child.stdout!.on('data', (d: Buffer) => out.push(d));
-		child.stderr!.on('data', (d: Buffer) => err.push(d));
+		let child: ChildProcess;
+		try {
+			child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', outFd, errFd], detached: true });
+		} finally {
+			// The child has its own copies; ours would keep the files open.
+			fs.closeSync(outFd);
+			fs.closeSync(errFd);
+		}
 		let timedOut = false;
+		let settled = false;
 		const timer = setTimeout(() => {
 			timedOut = true;
 			try {
@@ -597,16 +657,22 @@ function runCapture(
 			}
 		}, opts.timeoutMs);
 		child.on('error', (e) => {
+			if (settled) return;
+			settled = true;
 			clearTimeout(timer);
+			collect();
 			reject(e);
 		});
-		// 'close' (not 'exit') so all output has been read.
-		child.on('close', (code, signal) => {
+		// 'exit' is enough: a file holds everything the process wrote before it ended.
+		child.on('exit', (code, signal) => {
+			if (settled) return;
+			settled = true;
 			clearTimeout(timer);
+			const { stdout, stderr } = collect();
 			resolve({
 				exitCode: timedOut ? 124 : (code ?? (signal ? 128 : 1)),
-				stdout: Buffer.concat(out).toString('utf8'),
-				stderr: Buffer.concat(err).toString('utf8') + (timedOut ? `\n[killed after ${opts.timeoutMs} ms timeout]` : ''),
+				stdout,
+				stderr: stderr + (timedOut ? `\n[killed after ${opts.timeoutMs} ms timeout]` : ''),
 				durationMs: Date.now() - start,
 			});
 		});

@@ -17,7 +17,8 @@ import {
 	importCredentials,
 	importWorkflow,
 	installPackage,
-	nodeOutputItems,
+	executionProblem,
+	outputItem,
 	removeUserFolder,
 } from '../../scripts/lib/n8n';
 import type { ExecuteResult } from '../../scripts/lib/n8n';
@@ -116,8 +117,7 @@ afterAll(async () => {
 });
 
 it('runs the agent: a tool call, then a final answer', () => {
-	expect(result.errorMessage).toBeUndefined();
-	expect(result.exitCode).toBe(0);
+	expect(executionProblem(result)).toBeUndefined();
 	expect(openAi.requests.every((request) => request.authorization === `Bearer ${OPENAI_TEST_KEY}`)).toBe(true);
 	const [first, second] = openAi.completions;
 	expect(openAi.completions).toHaveLength(2);
@@ -145,7 +145,7 @@ it("the tool's input came from the model's arguments: one text-to-speech request
 });
 
 it("the agent's answer carries the tool's JSON, matching what the sandbox served", async () => {
-	const [answer] = nodeOutputItems(result.runData, 'AI Agent');
+	const answer = outputItem(result, 'AI Agent');
 	const output = String(answer?.json.output);
 	expect(output.startsWith(ANSWER_PREFIX)).toBe(true);
 	const quoted = JSON.parse(output.slice(ANSWER_PREFIX.length)) as unknown;

@@ -15,7 +15,8 @@ import {
 	importCredentials,
 	importWorkflow,
 	installPackage,
-	nodeOutputItems,
+	executionProblem,
+	outputItem,
 	removeUserFolder,
 	runN8n,
 	setupOwner,
@@ -88,8 +89,7 @@ describe.each(['filesystem', 'database', 'default'])('examples/clone-and-speak.j
 	it('reads the recording, previews, clones, speaks and writes the WAV', async () => {
 		const { userFolder, filesDir, workflowId } = await prepareN8n('clone-and-speak.json');
 		const result = await execute(userFolder, workflowId, binaryMode);
-		expect(result.errorMessage).toBeUndefined();
-		expect(result.exitCode).toBe(0);
+		expect(executionProblem(result)).toBeUndefined();
 
 		// What the sandbox received.
 		const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
@@ -115,17 +115,17 @@ describe.each(['filesystem', 'database', 'default'])('examples/clone-and-speak.j
 		});
 
 		// What n8n output.
-		const [voice] = nodeOutputItems(result.runData, 'Faseeh Voice Clone');
+		const voice = outputItem(result, 'Faseeh Voice Clone');
 		expect(voice.json.voice_id).toMatch(/^cl-/);
 		expect(voice.json.name).toBe('My Narrator');
 		const [speechRequest] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
 		expect((speechRequest.json as { voice_id: string }).voice_id).toBe(voice.json.voice_id);
-		const [speech] = nodeOutputItems(result.runData, 'Speak With New Voice');
+		const speech = outputItem(result, 'Speak With New Voice');
 		expect(speech.json).toMatchObject({ voice_id: voice.json.voice_id, mimeType: 'audio/wav', fileName: 'first-words.wav' });
 		const written = fs.readFileSync(path.join(filesDir, 'first-words.wav'));
 		expect(wavHeader(written)).toEqual({ riff: 'RIFF', wave: 'WAVE', sampleRate: 24000, channels: 1 });
 		expect(written.length).toBe(speech.json.fileSize);
-		const [previewItem] = nodeOutputItems(result.runData, 'Preview Voice');
+		const previewItem = outputItem(result, 'Preview Voice');
 		expect(previewItem.binary?.voice_file).toMatchObject({ mimeType: 'audio/wav' });
 		if (binaryMode === 'default') expect(previewItem.binary?.voice_file.id).toBeUndefined();
 		else expect(String(previewItem.binary?.voice_file.id)).toMatch(new RegExp(`^${binaryMode}`));

@@ -23,7 +23,8 @@ import {
 	importCredentials,
 	importWorkflow,
 	installPackage,
-	nodeOutputItems,
+	executionProblem,
+	outputItem,
 	removeUserFolder,
 	runN8n,
 	startN8nServer,
@@ -259,13 +260,12 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 		'examples/clone-and-speak.json in binary mode %s',
 		async (binaryMode) => {
 			const result = await execute('matrixCloneAndSpeak', binaryMode);
-			expect(result.errorMessage).toBeUndefined();
-			expect(result.exitCode).toBe(0);
+			expect(executionProblem(result)).toBeUndefined();
 
 			const [preview] = requestsTo(sandbox, 'POST', '/voices/preview');
 			expect(preview.status).toBe(200);
 			// Sent with the MIME type the Read node declared: 'audio/wave' in n8n 1.85, 'audio/wav' later.
-			const [read] = nodeOutputItems(result.runData, 'Read Recording');
+			const read = outputItem(result, 'Read Recording');
 			const declared = String(read.binary?.data.mimeType);
 			expect(declared).toMatch(/^audio\/wave?$/);
 			expect(part(preview, 'file')).toMatchObject({ filename: 'recording.wav', contentType: declared, sha256: sha256(RECORDING) });
@@ -278,17 +278,17 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 			expect(part(clone, 'reference_audio_file').sha256).toBe(sha256(RECORDING));
 			expect(clone.fields).toMatchObject({ name: 'My Narrator', model: 'faseeh-v1-preview', languages: 'ar', dialects: 'najdi' });
 
-			const [voice] = nodeOutputItems(result.runData, 'Faseeh Voice Clone');
+			const voice = outputItem(result, 'Faseeh Voice Clone');
 			expect(voice.json.voice_id).toMatch(/^cl-/);
 			const [speechRequest] = requestsTo(sandbox, 'POST', '/text-to-speech/faseeh-v1-preview');
 			expect((speechRequest.json as { voice_id: string }).voice_id).toBe(voice.json.voice_id);
-			const [speech] = nodeOutputItems(result.runData, 'Speak With New Voice');
+			const speech = outputItem(result, 'Speak With New Voice');
 			expect(speech.json).toMatchObject({ voice_id: voice.json.voice_id, mimeType: 'audio/wav', fileName: 'first-words.wav' });
 			const written = fs.readFileSync(path.join(filesDir, 'first-words.wav'));
 			expect(written.toString('latin1', 0, 4)).toBe('RIFF');
 			expect(written.length).toBe(speech.json.fileSize);
 			// The mode really was the one asked for: in memory (no id) or a filesystem id.
-			const [previewItem] = nodeOutputItems(result.runData, 'Preview Voice');
+			const previewItem = outputItem(result, 'Preview Voice');
 			if (binaryMode === 'default') expect(previewItem.binary?.voice_file.id).toBeUndefined();
 			else expect(String(previewItem.binary?.voice_file.id)).toMatch(new RegExp(`^${binaryMode}`));
 		},
@@ -299,9 +299,8 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 		async (binaryMode) => {
 			const { article } = speechFormatsWorkflow(filesDir);
 			const result = await execute(SPEECH_WORKFLOW_ID, binaryMode);
-			expect(result.errorMessage).toBeUndefined();
-			expect(result.exitCode).toBe(0);
-			const output = (node: string) => nodeOutputItems(result.runData, node)[0];
+			expect(executionProblem(result)).toBeUndefined();
+			const output = (node: string) => outputItem(result, node);
 			const sent = (model: string) =>
 				requestsTo(sandbox, 'POST', `/text-to-speech/${model}`).map((request) => ({ status: request.status, text: (request.json as { text: string }).text }));
 
@@ -312,7 +311,7 @@ describe.each(MATRIX)('n8n $version', (entry) => {
 			expect(podcastSent.every((request) => request.status === 200)).toBe(true);
 			expect(podcastSent.map((request) => request.text).sort()).toEqual([...podcast.pieces].sort());
 			const mp3 = fs.readFileSync(path.join(filesDir, 'podcast.mp3'));
-			const mp3Item = nodeOutputItems(result.runData, 'Speak the Article')[0];
+			const mp3Item = outputItem(result, 'Speak the Article');
 			expect(mp3Item.json).toMatchObject({ format: 'mp3', mimeType: 'audio/mpeg', pieces: podcast.pieces.length, fileSize: mp3.length, bitRateKbps: 64 });
 			expect(String(mp3Item.json.fileName)).toMatch(/\.mp3$/);
 			expect(new Set(parseMp3Frames(mp3).map((frame) => `${frame.sampleRate} ${frame.channelMode} ${frame.bitrateKbps}`))).toEqual(new Set(['24000 mono 64']));
