@@ -8,7 +8,8 @@ const ESM_PACKAGES = ['opus-decoder', 'mpg123-decoder', '@wasm-audio-decoders/co
 
 /** @type {import('jest').Config} */
 module.exports = {
-	testEnvironment: 'node',
+	// Node's environment, with console output printed only for failed tests (see the file).
+	testEnvironment: '<rootDir>/test/helpers/quietEnvironment.ts',
 	roots: ['<rootDir>/test'],
 	testMatch: ['**/*.test.ts'],
 	// The end-to-end suite needs a real n8n: it has its own config (jest.e2e.config.js).

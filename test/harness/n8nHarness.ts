@@ -193,6 +193,13 @@ interface HarnessState {
 
 let state: HarnessState | undefined;
 
+// n8n's Logger prints every node error (with stack) and the nodes' progress lines to stdout;
+// expected failures in tests would flood the output. Run with N8N_LOG_LEVEL=warn (or debug) to
+// see engine logs. Set when this module loads: the Logger reads its level once, when a test first
+// gets it from the container, and a test that spies on it before its first run (longText.test.ts)
+// got the default level, info, and printed every piece's progress.
+process.env.N8N_LOG_LEVEL ??= 'silent';
+
 function ensureSetup(): HarnessState {
 	if (state) return state;
 
@@ -208,10 +215,6 @@ function ensureSetup(): HarnessState {
 	// singletons are first constructed, i.e. on the first Container.get below.
 	process.env.N8N_USER_FOLDER = userFolder;
 	process.env.N8N_BINARY_DATA_STORAGE_PATH = storageDir;
-	// n8n's Logger prints every node error (with stack) to stdout; expected failures in tests
-	// would flood the output. Run with N8N_LOG_LEVEL=warn (or debug) to see engine logs.
-	process.env.N8N_LOG_LEVEL ??= 'silent';
-
 	const config = Container.get(BinaryDataConfig);
 	// Set explicitly as well: after cleanupHarness() the singleton survives and needs the new dir.
 	config.localStoragePath = storageDir;

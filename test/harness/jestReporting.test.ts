@@ -1,8 +1,11 @@
 /**
- * Jest reports a failure at its own line (issue 22: one failure was reported at a blank line, one
- * at a line of the test before; test/tsconfig.json had sourceMap false, so ts-jest gave Jest no
- * source map and Jest printed lines of the compiled code). Runs Jest, with this repository's
- * transform, tsconfig and setup, on deliberately failing tests in test/fixtures/jest-lines.
+ * How Jest reports a failure here (issue 22), checked by running Jest, with this repository's
+ * jest.config.js (transform, tsconfig, environment, setup), on deliberately failing tests in
+ * test/fixtures/jest-reporting:
+ * - at its own line: one failure was reported at a blank line, one at a line of the test before
+ *   (test/tsconfig.json had sourceMap false, so Jest printed lines of the compiled code);
+ * - with the console output of the failed test, and none of the passing tests' (a green run
+ *   printed hundreds of n8n log blocks).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const FIXTURE = path.join(REPO, 'test', 'fixtures', 'jest-lines', 'failing.fixture.ts');
+const FIXTURE = path.join(REPO, 'test', 'fixtures', 'jest-reporting', 'failing.fixture.ts');
 
 /** The line of each `// line:<name>` marker in the fixture. */
 function markedLines(): Record<string, number> {
@@ -31,15 +34,17 @@ interface JestJson {
 }
 
 let results: JestJson['testResults'][number]['assertionResults'];
+/** What Jest printed (stdout and stderr). */
+let printed: string;
 
 beforeAll(() => {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-jest-lines-'));
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-jest-reporting-'));
 	try {
 		// jest.config.js itself (transform, tsconfig, setup files), pointed at the fixture.
 		const config = {
 			...(require(path.join(REPO, 'jest.config.js')) as Record<string, unknown>),
 			rootDir: REPO,
-			roots: ['<rootDir>/test/fixtures/jest-lines'],
+			roots: ['<rootDir>/test/fixtures/jest-reporting'],
 			testMatch: ['**/*.fixture.ts'],
 		};
 		const output = path.join(dir, 'results.json');
@@ -49,6 +54,7 @@ beforeAll(() => {
 			{ cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' }, timeout: 120_000 },
 		);
 		expect(run.status).toBe(1); // the fixture fails, as it must
+		printed = `${run.stdout}\n${run.stderr}`;
 		const json = JSON.parse(fs.readFileSync(output, 'utf8')) as JestJson;
 		expect(json.testResults).toHaveLength(1);
 		results = json.testResults[0].assertionResults;
@@ -83,4 +89,14 @@ it('a failure in a helper: the helper’s line, then the call’s', () => {
 
 it('each case of a table: the line of the test', () => {
 	expect(reportedLines('reported lines each 2')[0]).toBe(markedLines().each);
+});
+
+it('prints the console output of a failed test, under its name, including direct writes to the console’s stream', () => {
+	expect(printed).toContain('console output of the failed test "reported lines › an assertion after comments and awaits"');
+	expect(printed).toContain('LOUD-failing-log');
+	expect(printed).toContain('LOUD-failing-stream');
+});
+
+it('prints nothing of what passing tests (and the hooks before them) wrote', () => {
+	expect(printed).not.toMatch(/QUIET-/);
 });
