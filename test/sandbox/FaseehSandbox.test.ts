@@ -787,9 +787,8 @@ describe('FaseehSandbox options', () => {
 		sandbox.inject({ kind: 'hang' });
 		const pending = fetch(`${url}/models`, { headers: { 'x-api-key': 'sandbox-key' } });
 		await waitFor(() => sandbox.requests.length === 1);
-		const t0 = Date.now();
+		// Without it, stop() would wait for the hung request for good (the test's timeout).
 		await sandbox.stop();
-		expect(Date.now() - t0).toBeLessThan(2000);
 		await expect(pending).rejects.toThrow();
 	});
 

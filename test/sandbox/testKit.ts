@@ -74,7 +74,8 @@ export function ttsBody(overrides: Record<string, unknown> = {}): Record<string,
 	return { voice_id: 'ar-najdi-male-2', text: TEXT, stability: 0.5, streaming: false, ...overrides };
 }
 
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Polls until `predicate` holds; the deadline is generous (a busy machine is slow, not wrong). */
+export async function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	while (!predicate()) {
 		if (Date.now() > deadline) throw new Error('waitFor: condition not met in time');

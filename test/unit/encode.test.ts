@@ -365,12 +365,15 @@ describe('not freezing the event loop', () => {
 		} finally {
 			clearInterval(timer);
 		}
+		// The block that ended the encode counts too (without any yield, it is the whole encode).
+		longest = Math.max(longest, performance.now() - last);
 		const elapsed = performance.now() - started;
-		// A timer turn at least every 50 ms of encoding (a 10 ms budget gives about one per 11 ms).
-		expect(turns).toBeGreaterThanOrEqual(Math.floor(elapsed / 50));
-		expect(turns).toBeGreaterThan(3);
-		// Generous for a shared CI machine; the bench measures the real figure.
-		expect(longest).toBeLessThan(200);
+		// Ratios measured in this run, so a busy machine (both cores taken: up to 290 ms blocks in
+		// a 6.8 s encode) passes and an encoder that does not yield fails: the longest block is a
+		// small part of the whole (about 1/13 idle or busy), and timers ran many times (46 idle,
+		// 56-209 busy; one write without yielding gives 1). The bench measures the real figures.
+		expect(longest).toBeLessThan(elapsed / 4);
+		expect(turns).toBeGreaterThanOrEqual(10);
 	});
 });
 

@@ -92,14 +92,13 @@ it('an upload that stalls fails after the Timeout, and says nothing was created'
 			if (received > 2 * 1048576) req.pause(); // stops reading for good
 		});
 	});
-	const started = Date.now();
 	const result = await runAgainst(sandbox, new FaseehVoiceClone(), parameters(1), items(), { baseUrl });
 	const error = result.error as NodeApiError;
 	expect(error).toBeInstanceOf(NodeApiError);
+	// The Timeout's own message (n8n's backstop, an hour later, would not say it).
 	expect(error.message).toBe('The upload to Faseeh made no progress for 1 seconds (timeout)');
 	expect(error.description).toMatch(/^Nothing was created: the upload did not finish\./);
 	expect(error.description).not.toMatch(/may have been created/);
-	expect(Date.now() - started).toBeLessThan(10_000); // not the 1-hour backstop: the 1 s Timeout, with room for a loaded machine
 	expect(received).toBeLessThan(BIG.length);
 });
 
@@ -117,7 +116,6 @@ it('after the upload, the Timeout counts the wait for the answer; a clone then m
 	expect(error.description).toMatch(/Counted from the end of the upload/);
 	expect(error.description).toMatch(/The voice may have been created/);
 	expect(bodyBytes).toBeGreaterThan(BIG.length);
-	// About the Timeout after the upload ended (it is checked every 250 ms).
+	// Counted from the end of the upload: at least the Timeout after it (checked every 250 ms).
 	expect(failedAt - ended).toBeGreaterThanOrEqual(900);
-	expect(failedAt - ended).toBeLessThan(5_000);
 });
