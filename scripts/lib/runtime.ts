@@ -415,6 +415,7 @@ async function install(spec: RuntimeSpec, cacheDir: string, log: (line: string) 
 	// nodedir=/usr (Node 20 headers), so npm_config_nodedir in env must override it,
 	// and the runtime's Node goes first on PATH so node-gyp and the scripts run with it.
 	if (!stepDone('rebuild')) {
+		await ensureBuildTools(log, logsDir);
 		log(`step 3/4: npm rebuild ${spec.nativeModules.join(' ')} against Node ${spec.nodeVersion} headers`);
 		await runStep('rebuild', 'npm', ['rebuild', ...spec.nativeModules, '--foreground-scripts', `--logs-dir=${logsDir}`], {
 			cwd: n8nRoot,
@@ -496,6 +497,47 @@ interface StepOptions {
 	watchDir: string;
 	logsDir: string;
 	log: (line: string) => void;
+}
+
+/** What node-gyp needs to compile the native modules: a C/C++ compiler, make and Python. */
+const BUILD_TOOLS = [['c++', 'g++'], ['make'], ['python3']];
+
+/** The build tools with none of their names on `PATH` (each entry: the names that would do). */
+export function missingBuildTools(pathValue = process.env.PATH ?? ''): string[] {
+	const dirs = pathValue.split(path.delimiter).filter(Boolean);
+	const found = (name: string) =>
+		dirs.some((dir) => {
+			try {
+				fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+				return true;
+			} catch {
+				return false;
+			}
+		});
+	return BUILD_TOOLS.filter((names) => !names.some(found)).map((names) => names[names.length - 1]);
+}
+
+/**
+ * The native rebuild (step 3) compiles C++ with node-gyp. Where a compiler, make or Python is
+ * missing, Debian's build-essential and python3 are installed with apt-get (as root, or with
+ * `sudo -n`), as the e2e tests install chromium, postgresql and redis-server; elsewhere it fails
+ * saying what to install.
+ */
+async function ensureBuildTools(log: (line: string) => void, logsDir: string): Promise<void> {
+	const missing = missingBuildTools();
+	if (missing.length === 0) return;
+	if (!fs.existsSync('/usr/bin/apt-get')) {
+		throw new Error(`The native rebuild needs ${missing.join(', ')} (a C/C++ compiler, make and Python 3 for node-gyp); install them and run again`);
+	}
+	const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+	log(`the native rebuild needs ${missing.join(', ')}: installing Debian's build-essential and python3 with apt-get (once per machine)`);
+	const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+	const options = { cwd: os.tmpdir(), env, watchDir: logsDir, logsDir, log };
+	const [command, ...prefix] = [...sudo, 'apt-get'];
+	await runStep('apt-update', command, [...prefix, '-o', 'DPkg::Lock::Timeout=600', 'update'], options);
+	await runStep('apt-build-tools', command, [...prefix, '-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '--no-install-recommends', 'build-essential', 'python3'], options);
+	const still = missingBuildTools();
+	if (still.length > 0) throw new Error(`${still.join(', ')} still missing after apt-get install build-essential python3`);
 }
 
 /**

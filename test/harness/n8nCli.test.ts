@@ -3,7 +3,8 @@
  * one large JSON write and calls process.exit() about 100 ms later; Node writes to a pipe
  * asynchronously, so a reader that was busy at that moment (a loaded machine) got the first
  * ~220 KB of a 5 MB execution and no run data (issue 22: the 1.123.x matrix case in the in-memory
- * binary mode). These tests stand in for n8n with a small Node process doing the same.
+ * binary mode). These tests stand in for n8n with a small Node process doing the same. Also: the
+ * check for what the runtime's native rebuild needs (a fresh machine may have no compiler).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,6 +12,7 @@ import * as path from 'node:path';
 
 import { executionProblem, outputItem, runCapture } from '../../scripts/lib/n8n';
 import type { ExecuteResult } from '../../scripts/lib/n8n';
+import { missingBuildTools } from '../../scripts/lib/runtime';
 
 const SIZE = 5_000_000;
 
@@ -61,5 +63,19 @@ describe('a missing node output names its cause', () => {
 		const ok: ExecuteResult = { ...base, run: { data: { resultData: {} } }, runData: { Speak: [{ data: { main: [[{ json: { a: 1 } }]] } }] } };
 		expect(executionProblem(ok)).toBeUndefined();
 		expect(outputItem(ok, 'Speak').json).toEqual({ a: 1 });
+	});
+});
+
+describe('the native rebuild’s tools (scripts/lib/runtime.ts)', () => {
+	it('names a compiler, make and Python 3 when PATH has none of them, and only what is missing', () => {
+		expect(missingBuildTools('')).toEqual(['g++', 'make', 'python3']);
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faseeh-tools-'));
+		try {
+			for (const name of ['c++', 'python3']) fs.writeFileSync(path.join(dir, name), '#!/bin/sh\n', { mode: 0o755 });
+			fs.writeFileSync(path.join(dir, 'make'), 'not executable', { mode: 0o644 });
+			expect(missingBuildTools(dir)).toEqual(['make']);
+		} finally {
+			fs.rmSync(dir, { recursive: true, force: true });
+		}
 	});
 });
