@@ -1,3 +1,5 @@
+import { readFrameHeader } from './decode/mpeg';
+
 /** Faseeh's raw audio (preview and streaming speech) is headerless PCM16 LE, mono, 24 kHz. */
 export const FASEEH_PCM_FORMAT = { sampleRate: 24000, channels: 1, bitsPerSample: 16 } as const;
 
@@ -114,37 +116,14 @@ function looksLikeText(head: Buffer): boolean {
 	return true;
 }
 
-const MPEG_BIT_RATES: Record<string, number[]> = {
-	// kbps by bit-rate index 1..14; key: MPEG version (1, or 2 for 2 and 2.5) and the layer bits
-	'1-3': [32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
-	'1-2': [32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
-	'1-1': [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
-	'2-3': [32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
-	'2-2': [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-	'2-1': [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-};
-const MPEG_SAMPLE_RATES: Record<number, number[]> = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
-
 /**
  * The length in bytes of the MPEG audio frame whose 4-byte header starts `bytes`, or undefined
  * when it is no valid header (reserved version, layer, bit rate or sample rate; free format).
- * Layer bits: 3 = Layer I, 2 = Layer II, 1 = Layer III.
  */
 export function mpegFrameLength(bytes: Buffer, offset = 0): number | undefined {
-	if (bytes.length < offset + 4 || bytes[offset] !== 0xff || (bytes[offset + 1] & 0xe0) !== 0xe0) return undefined;
-	const version = (bytes[offset + 1] >> 3) & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
-	const layerBits = (bytes[offset + 1] >> 1) & 3;
-	const bitRateIndex = bytes[offset + 2] >> 4;
-	const rateIndex = (bytes[offset + 2] >> 2) & 3;
-	if (version === 1 || layerBits === 0 || bitRateIndex === 0 || bitRateIndex === 15 || rateIndex === 3) return undefined;
-	const layer = 4 - layerBits;
-	const padding = (bytes[offset + 2] >> 1) & 1;
-	const bitRate = MPEG_BIT_RATES[`${version === 3 ? 1 : 2}-${layerBits}`][bitRateIndex - 1] * 1000;
-	const sampleRate = MPEG_SAMPLE_RATES[version][rateIndex];
-	if (!bitRate || !sampleRate) return undefined;
-	if (layer === 1) return (Math.floor((12 * bitRate) / sampleRate) + padding) * 4;
-	const samplesPerFrame = layer === 3 && version !== 3 ? 576 : 1152;
-	return Math.floor((samplesPerFrame / 8) * bitRate / sampleRate) + padding;
+	if (bytes.length < offset + 4) return undefined;
+	const header = readFrameHeader(bytes, offset);
+	return header && header.length > 0 ? header.length : undefined;
 }
 
 /**

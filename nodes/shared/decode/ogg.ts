@@ -4,22 +4,8 @@
  * pages, and the OpusHead header gives the channels, pre-skip and gain. Logical streams that are
  * not Opus (a Theora video beside it) are skipped.
  */
+import { oggCrcUpdate as crcUpdate } from '../encode/ogg';
 import { corrupt, unsupported, byteAt } from './problems';
-
-const CRC_TABLE = (() => {
-	const table = new Uint32Array(256);
-	for (let i = 0; i < 256; i++) {
-		let r = i << 24;
-		for (let bit = 0; bit < 8; bit++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
-		table[i] = r >>> 0;
-	}
-	return table;
-})();
-
-function crcUpdate(crc: number, bytes: Uint8Array, from: number, to: number): number {
-	for (let i = from; i < to; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ bytes[i]) & 0xff]) >>> 0;
-	return crc;
-}
 
 export interface OpusHead {
 	channels: number;

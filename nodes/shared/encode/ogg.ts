@@ -14,8 +14,12 @@ const CRC_TABLE = (() => {
 })();
 
 export function oggCrc(bytes: Uint8Array): number {
-	let crc = 0;
-	for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ bytes[i]) & 0xff]) >>> 0;
+	return oggCrcUpdate(0, bytes, 0, bytes.length);
+}
+
+/** Continues an Ogg CRC-32 over bytes[from..to) (the decoder checks a page in parts). */
+export function oggCrcUpdate(crc: number, bytes: Uint8Array, from: number, to: number): number {
+	for (let i = from; i < to; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ bytes[i]) & 0xff]) >>> 0;
 	return crc >>> 0;
 }
 
