@@ -97,6 +97,13 @@ describe('WhatsApp Voice Note', () => {
 		expect(lower.error?.message).toMatch(/holds at most 7 min \d+ s at 8 kbps/);
 	});
 
+	it('a File Name whose last dot is not an audio extension keeps it (issue 22.5): note-2026.12.07 → note-2026.12.07.ogg', async () => {
+		const result = await runAgainst(sandbox, new Faseeh(), speak(sentences(2), { outputFormat: 'whatsappVoice', options: { fileName: 'note-2026.12.07' } }), [{ json: {} }]);
+		expect(result.error).toBeUndefined();
+		expect(result.items[0].json).toMatchObject({ fileName: 'note-2026.12.07.ogg' });
+		expect(result.items[0].binary?.data).toMatchObject({ fileName: 'note-2026.12.07.ogg' });
+	});
+
 	it('Voice → Preview gives the preview as a WhatsApp note', async () => {
 		const result = await runAgainst(
 			sandbox,
@@ -113,7 +120,8 @@ describe('WhatsApp Voice Note', () => {
 
 describe('Telegram Voice Note', () => {
 	it('is mono Opus at 24 kHz and 32 kbps, and says where Telegram shows it as a voice message', async () => {
-		const result = await runAgainst(sandbox, new Faseeh(), speak(sentences(12), { outputFormat: 'telegramVoice', options: { fileName: 'answer.mp3' } }), [{ json: {} }]);
+		// A File Name whose last dot is not an audio extension keeps it (issue 22.5; the notes had their own rule).
+		const result = await runAgainst(sandbox, new Faseeh(), speak(sentences(12), { outputFormat: 'telegramVoice', options: { fileName: 'answer-2026.12.07' } }), [{ json: {} }]);
 		expect(result.error).toBeUndefined();
 		expect(result.items).toHaveLength(1);
 		const [item] = result.items;
@@ -121,7 +129,7 @@ describe('Telegram Voice Note', () => {
 		expect(ffprobe(file)).toMatchObject({ codec: 'opus', channels: 1, formatName: 'ogg' });
 		expect(item.json).toMatchObject({
 			format: 'telegramVoice',
-			fileName: 'answer.ogg',
+			fileName: 'answer-2026.12.07.ogg',
 			mimeType: 'audio/ogg',
 			sampleRate: 24000,
 			bitRateKbps: 32,

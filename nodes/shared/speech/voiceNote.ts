@@ -21,7 +21,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { createEncoder } from '../encode';
 import { describeSeconds } from '../decode/problems';
-import { SpeechOutput } from './output';
+import { SpeechOutput, withAudioExtension, withoutAudioExtension } from './output';
 import type { SpeechOutputResult } from './output';
 
 export type VoiceNotePreset = 'whatsappVoice' | 'telegramVoice';
@@ -253,7 +253,7 @@ export class VoiceNoteWriter {
 				kbps = Math.max(this.settings.lowestKbps, kbps - Math.max(1, Math.ceil(kbps * (1 - this.spec.limitBytes / file.length))));
 				continue;
 			}
-			const name = withExtension(fileName, 'ogg');
+			const name = withAudioExtension(fileName, 'ogg');
 			const binary = await this.context.helpers.prepareBinaryData(file, name, 'audio/ogg');
 			return {
 				result: { binary, mimeType: 'audio/ogg', fileName: name, fileSize: file.length, durationSeconds: Math.round(seconds * 1000) / 1000, sampleRate: this.spec.rate },
@@ -263,12 +263,7 @@ export class VoiceNoteWriter {
 	}
 }
 
-function withExtension(name: string, extension: string): string {
-	return /\.[A-Za-z0-9]{1,5}$/.test(name) ? name.replace(/\.[A-Za-z0-9]{1,5}$/, `.${extension}`) : `${name}.${extension}`;
-}
-
 /** "greeting.ogg" → "greeting-2.ogg". */
 function numbered(name: string, number: number): string {
-	const match = /^(.*?)(\.[A-Za-z0-9]{1,5})?$/.exec(name);
-	return `${match?.[1] ?? name}-${number}${match?.[2] ?? ''}`;
+	return `${withoutAudioExtension(name) || 'audio'}-${number}`;
 }
