@@ -294,7 +294,7 @@ export function speechMarkdown(result: SpeechResult | undefined, error: string |
 	out.push(
 		'### Method',
 		'',
-		`- The encoders of nodes/shared/encode (README, "Audio encoders") at their defaults: MP3 64 kbps CBR (LAME, wasm-media-encoders), OGG/Opus 32 kbps VBR at 24 kHz (libopus, opusscript, own Ogg muxer), WAV. Each run is its own Node process (scripts/bench/speechChild.ts, TypeScript via ts-node) started one after the other.`,
+		`- The encoders of nodes/shared/encode (docs/design.md, "Audio encoders") at their defaults: MP3 64 kbps CBR (LAME, wasm-media-encoders), OGG/Opus 32 kbps VBR at 24 kHz (libopus, opusscript, own Ogg muxer), WAV. Each run is its own Node process (scripts/bench/speechChild.ts, TypeScript via ts-node) started one after the other.`,
 		`- Input: speech-like 24 kHz mono PCM16 (voiced stretches with a gliding 90–220 Hz pitch and six harmonics, 4 syllables a second, a pause every 6 s, noise in the unvoiced parts), 60 s generated once and fed in a loop, in ${SPEECH_CHUNK_BYTES / 1024} KiB chunks, each a fresh Buffer as from a socket, each write awaited. ${SPEECH_SHORT_SECONDS} s: ${result?.shortReps ?? 'n'} runs per format (median); ${SPEECH_LONG_SECONDS / 60} min: one run per format.`,
 		'- Speed: audio seconds / wall time from createEncoder to the last byte of endInParts() (the time the slices spend yielding included). CPU: the process\'s user + system time over the same span.',
 		'- Event loop: a 5 ms setInterval in the same process records its largest gap between two ticks (what another execution would have waited, at worst), and perf_hooks.monitorEventLoopDelay (resolution 5 ms) gives its max and p99.',
