@@ -1,9 +1,10 @@
 // n8n's rule sets for community nodes (the same ones @n8n/node-cli and the verification scanner
 // apply), with exactly one exception: the design card keeps a short list of runtime dependencies:
-// `form-data` so uploads stream from n8n's binary store (see README, "Why form-data"), the two
-// audio encoders (README, "Audio encoders") and the two audio decoders (README, "Audio decoders"), plus Node's own `stream` and `events` modules
-// (NODE_BUILTINS). Two rules are wrapped so that only their reports about those are dropped;
-// everything else they check still fails the lint.
+// `form-data` so uploads stream from n8n's binary store (see docs/design.md, "Why form-data"), the
+// two audio encoders (docs/design.md, "Audio encoders"), the two audio decoders (docs/design.md,
+// "Audio decoders") and ioredis (docs/design.md, "One plan across every worker"), plus Node's own
+// `stream` and `events` modules (NODE_BUILTINS). Two rules are wrapped so that only their reports
+// about those are dropped; everything else they check still fails the lint.
 import eslint from '@eslint/js';
 import { n8nCommunityNodesPlugin } from '@n8n/eslint-plugin-community-nodes';
 import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
@@ -18,9 +19,9 @@ const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
 const isCardDependency = (modulePath) =>
 	typeof modulePath === 'string' && CARD_RUNTIME_DEPENDENCIES.some((name) => modulePath === name || modulePath.startsWith(`${name}/`));
 
-// The shared account limiter's settings (README, "One plan across every worker"): the one module that
-// reads n8n's queue settings (QUEUE_BULL_REDIS_*, their _FILE forms, N8N_ENCRYPTION_KEY or n8n's
-// config file). Only there, only `fs` and the `process` global are accepted.
+// The shared account limiter's settings (docs/design.md, "One plan across every worker"): the one
+// module that reads n8n's queue settings (QUEUE_BULL_REDIS_*, their _FILE forms, N8N_ENCRYPTION_KEY
+// or n8n's config file). Only there, only `fs` and the `process` global are accepted.
 const SETTINGS_MODULE = 'nodes/shared/transport/sharedLimiterSettings.ts';
 const SETTINGS_MODULE_IMPORTS = ['fs'];
 const SETTINGS_MODULE_GLOBALS = ['process'];

@@ -127,8 +127,8 @@ export const retryOnServerErrorOption: INodeProperties = {
 };
 
 /**
- * Options → Convert Input to WAV (README, "Voice notes in"). `auto` says what Auto does for this
- * operation, which differs: Faseeh takes WAV, Munsit takes the voice-note formats as they are.
+ * Options → Convert Input to WAV (docs/reference.md, "Voice notes in"). `auto` says what Auto does
+ * for this operation, which differs: Faseeh takes WAV, Munsit takes the voice-note formats as they are.
  */
 export function convertInputOption(auto: string): INodeProperties {
 	return {

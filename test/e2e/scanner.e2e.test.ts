@@ -1,7 +1,8 @@
 /**
  * n8n's verification scanner (`@n8n/scan-community-package`) on this package: its source leg on the
  * working tree and its tarball leg on what `npm pack` produces. The design card keeps `form-data`
- * (README, "Why form-data"), so the scanner must report exactly the form-data findings and nothing
+ * (docs/design.md, "Why form-data") and a few more runtime dependencies, so the scanner must report
+ * exactly those findings (docs/design.md, "What the lint and n8n's scanner accept") and nothing
  * else. A canary package with one known violation proves the scanner and the report parsing work.
  *
  * In the e2e suite because it lints the built `dist/` (test:e2e builds first) and installs the
@@ -36,22 +37,23 @@ function filesMatching(root: string, dirs: string[], extension: string, pattern:
 }
 
 /**
- * The card's runtime dependencies (sorted): form-data (README, "Why form-data"), the audio encoders
- * ("Audio encoders") and decoders ("Audio decoders"), and ioredis, the shared account limiter's client
- * ("One plan across every worker").
+ * The card's runtime dependencies (sorted): form-data (docs/design.md, "Why form-data"), the audio
+ * encoders ("Audio encoders") and decoders ("Audio decoders"), and ioredis, the shared account
+ * limiter's client ("One plan across every worker").
  */
 const CARD_DEPENDENCIES = ['form-data', 'ioredis', 'mpg123-decoder', 'opus-decoder', 'opusscript', 'wasm-media-encoders'];
 /**
- * The one module that reads n8n's queue settings and encryption key (README, "One plan across every
- * worker"): there, and only there, `fs` and the `process` global are accepted.
+ * The one module that reads n8n's queue settings and encryption key (docs/design.md, "One plan across
+ * every worker"): there, and only there, `fs` and the `process` global are accepted.
  */
 const SETTINGS_MODULE = { source: 'nodes/shared/transport/sharedLimiterSettings.ts', compiled: 'dist/nodes/shared/transport/sharedLimiterSettings.js' };
 const SETTINGS_IMPORT = /^(Import|Require) of 'fs' is not allowed/;
 const SETTINGS_GLOBAL = /^Use of restricted global 'process' is not allowed/;
 /**
- * Node's own `stream` and `events` (README, "Audio encoders"): speech is written to n8n's binary
- * store through a PassThrough, and the batch's stop signal takes more than 10 listeners. The
- * scanner allows only `crypto` among Node's modules; these two are built in, not dependencies.
+ * Node's own `stream` and `events` (docs/design.md, "What the lint and n8n's scanner accept"):
+ * speech is written to n8n's binary store through a PassThrough, and the batch's stop signal takes
+ * more than 10 listeners. The scanner allows only `crypto` among Node's modules; these two are
+ * built in, not dependencies.
  */
 const NODE_BUILTINS = ['stream', 'node:stream', 'events', 'node:events'];
 /** A card dependency or a file inside one (opusscript's WebAssembly build: nodes/shared/encode/opusNative.ts), or a built-in. */

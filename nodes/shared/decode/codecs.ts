@@ -1,5 +1,6 @@
 /**
- * The WebAssembly decoders, from the wasm-audio-decoders family (README, "Audio decoders"):
+ * The WebAssembly decoders, from the wasm-audio-decoders family (docs/design.md, "Audio
+ * decoders"):
  * `opus-decoder` (libopus) for OGG/Opus and WebM/Opus, `mpg123-decoder` (mpg123) for MP3. Both
  * ship their WebAssembly inside the npm tarball; nothing is downloaded or built at install.
  *

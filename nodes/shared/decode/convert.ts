@@ -3,7 +3,7 @@
  * WebM/Opus or MP3 (and, with *Always*, WAV) is decoded inside n8n to 24 kHz mono 16-bit WAV
  * before the upload: streamed from n8n's binary store, decoded in slices that give the event loop
  * a turn (the encoders' run queue), checked for damage and length before any request is sent.
- * See README, "Voice notes in".
+ * See docs/reference.md, "Voice notes in".
  */
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { NodeApiError } from 'n8n-workflow';

@@ -1,6 +1,7 @@
 /**
  * Reads the Opus packets of a WebM (Matroska) file's audio track as its bytes arrive: a small EBML
- * reader for the elements a recording needs (README, "Audio decoders": why not a library).
+ * reader for the elements a recording needs (docs/design.md, "Audio decoders": why not a
+ * library).
  *
  * Browsers record WebM with MediaRecorder: a Segment and Clusters of unknown size (the length is
  * not known while recording), SimpleBlocks without lacing. Files from other muxers (ffmpeg,

@@ -1,7 +1,7 @@
 /**
  * Streaming audio encoders for Speech → Generate: Faseeh's mono 16-bit PCM in, WAV, MP3,
  * OGG/Opus or raw PCM out, encoded as the PCM arrives and in slices that give n8n's event loop a
- * turn at least every ~10 ms of work. See README, "Audio encoders", for the libraries and why.
+ * turn at least every ~10 ms of work. See docs/design.md, "Audio encoders", for the libraries and why.
  *
  * Memory: OGG/Opus holds only a few frames (the output is returned as it is produced); raw PCM is
  * passed through as it comes; MP3 keeps its frames until the end (its first frame, the Info tag,

@@ -1,7 +1,7 @@
 /**
- * A dialogue's turns, read from one of three forms and checked before any request (README,
- * "Dialogues"): the node's Turns list, a JSON array `[{ "voice_id", "text" }]` (e.g. written by
- * an AI Agent), or a script of `Name: line` lines with a voice for each name.
+ * A dialogue's turns, read from one of three forms and checked before any request
+ * (docs/reference.md, "Dialogues"): the node's Turns list, a JSON array `[{ "voice_id", "text" }]`
+ * (e.g. written by an AI Agent), or a script of `Name: line` lines with a voice for each name.
  */
 import type { ParameterValidator } from '../validate';
 import { validateSpeechText } from './split';

@@ -1,8 +1,8 @@
 /**
  * Loudness per ITU-R BS.1770-4 (mono): K-weighting, 400 ms blocks every 100 ms, the absolute gate
  * at −70 LUFS and the relative gate 10 LU below, and the true peak by 4× oversampling (Annex 2).
- * Written here, not taken from a library: npm has no maintained BS.1770 meter for Node (README,
- * "Design decisions → Loudness"). Tested against ffmpeg's ebur128 filter (test/unit/loudness.test.ts).
+ * Written here, not taken from a library: npm has no maintained BS.1770 meter for Node
+ * (docs/design.md, "Loudness meter"). Tested against ffmpeg's ebur128 filter (test/unit/loudness.test.ts).
  *
  * Samples are floats in −1…1 (full scale = 1). Work runs in slices that give the event loop a turn
  * (the encoders' process-wide run queue, ../encode/slicer.ts).

@@ -1,5 +1,5 @@
 /**
- * Loudness normalisation of spoken audio (README, "Loudness"): every piece of speech is held
+ * Loudness normalisation of spoken audio (docs/reference.md, "Loudness"): every piece of speech is held
  * anyway until it is joined (pieces.ts), so it is measured while held (BS.1770-4, ./loudness.ts),
  * given the gain that brings its unit (a text, or a dialogue's turn) to the target, and its peaks
  * are limited to the true-peak ceiling, before it goes on to the encoder. No second copy of the
@@ -37,7 +37,7 @@ export const TRUE_PEAK_CEILING_DBTP = -1;
  * (test/unit/loudness.test.ts): MP3 at 32-128 kbps no higher than its input; Opus +0.3 dB at
  * 64 kbps, up to +0.9 dB at 24-32; below 24 kbps Opus codes speech with SILK, a speech model:
  * +0.2 dB on speech-like audio, but on the sandbox's tones with 2.5 kHz bursts it produced peaks
- * 20 dB above the input (README, "Loudness"). WAV and raw PCM keep a little room for meters that
+ * 20 dB above the input (docs/reference.md, "Loudness"). WAV and raw PCM keep a little room for meters that
  * oversample more finely than 4× (ffmpeg: 8× at 24 kHz).
  */
 export function ceilingMarginDb(format: OutputFormat, bitRateKbps?: number): number {

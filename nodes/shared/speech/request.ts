@@ -6,7 +6,10 @@ import type { ParameterValidator } from '../validate';
 import type { LongTextRequest } from './longText';
 import { firstPieceBelowMinimum } from './split';
 
-/** Longest text sent in one request (Faseeh publishes no limit: README, "Long texts"). */
+/**
+ * Longest text sent in one request (Faseeh publishes no limit: docs/design.md, "Why 1000 characters
+ * per request").
+ */
 export const DEFAULT_MAX_CHARACTERS = 1000;
 export const DEFAULT_PAUSE_MS = 250;
 

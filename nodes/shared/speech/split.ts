@@ -1,6 +1,6 @@
 /**
  * Long speech texts: checking the markup and cutting a text into pieces that one Faseeh request
- * each can carry (README, "Long texts").
+ * each can carry (docs/reference.md, "Long texts").
  *
  * The only markup Faseeh knows is `<break time="500ms"/>` (a pause). A tag is never cut, and a
  * piece is cut only between words, preferring, in this order:
@@ -435,7 +435,7 @@ export function visibleText(text: string): string {
 }
 
 /**
- * Cuts `text` into one piece per subtitle cue (README, "Subtitles"): every sentence is a piece of
+ * Cuts `text` into one piece per subtitle cue (docs/reference.md, "Subtitles"): every sentence is a piece of
  * its own; a sentence whose words shown (break tags left out) are more than `maxCueChars` is cut at
  * clauses, then at spaces (a single longer word stands alone). Sentences are joined only to give a
  * piece Faseeh's minimum of 3 words and 10 characters: with the one before, else the one after,

@@ -1,5 +1,5 @@
 /**
- * Subtitles (README, "Subtitles"): cues timed to the audio, written as SRT or WebVTT in a second
+ * Subtitles (docs/reference.md, "Subtitles"): cues timed to the audio, written as SRT or WebVTT in a second
  * binary field of the item.
  *
  * - Speech → Generate and Dialogue speak one piece per cue (splitForCues), so a cue's time is its

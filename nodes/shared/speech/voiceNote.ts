@@ -1,6 +1,7 @@
 /**
- * Voice-note presets of Output Format (README, "Voice notes out"): mono OGG/Opus that WhatsApp and
- * Telegram show as a voice message, and what to do when the speech is longer than one note holds.
+ * Voice-note presets of Output Format (docs/reference.md, "Voice notes out"): mono OGG/Opus that
+ * WhatsApp and Telegram show as a voice message, and what to do when the speech is longer than one
+ * note holds.
  *
  * - WhatsApp shows its voice-note player only for an OGG/Opus file of at most 512 KB (Meta's Cloud
  *   API documentation); larger files arrive as an audio attachment. Its own notes are mono Opus at

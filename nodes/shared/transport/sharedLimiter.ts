@@ -19,8 +19,8 @@ import { readSharedLimiterChoice } from './sharedLimiterSettings';
 import type { SharedLimiterChoice, SharedLimiterSettings } from './sharedLimiterSettings';
 
 /**
- * The account limiter shared by every n8n process that uses one Faseeh key (README, "Pipelines and
- * queue mode"): in queue mode (or with FASEEH_LIMITER_REDIS_URL) the slots and the waiting line of
+ * The account limiter shared by every n8n process that uses one Faseeh key (docs/reference.md,
+ * "Queue mode"): in queue mode (or with FASEEH_LIMITER_REDIS_URL) the slots and the waiting line of
  * an account live in Redis, so all processes together never have more requests in flight than the
  * plan. Same rules as AccountLimiter (the per-process one, which stays the fallback):
  *

@@ -1,6 +1,6 @@
 /**
- * The one module of this package that reads environment variables and files (README, "Design
- * decisions → One plan across every worker"): where the shared account limiter finds n8n's Redis
+ * The one module of this package that reads environment variables and files (docs/design.md,
+ * "One plan across every worker"): where the shared account limiter finds n8n's Redis
  * and the secret every process of the instance shares. n8n's node rules forbid both in node code;
  * eslint.config.mjs and test/e2e/scanner.e2e.test.ts accept them in this file only.
  *
