@@ -89,8 +89,11 @@ export function subtitleProperties(what: string): INodeProperties[] {
 	];
 }
 
-/** The item's subtitle settings, checked before any request; undefined for None. */
-export function readSubtitles(this: IExecuteFunctions, check: ParameterValidator, itemIndex: number): SubtitleSettings | undefined {
+/**
+ * The item's subtitle settings, checked before any request; undefined for None. `audioField`: the
+ * binary field the audio goes to on the same item, which the subtitles must not replace.
+ */
+export function readSubtitles(this: IExecuteFunctions, check: ParameterValidator, itemIndex: number, audioField?: string): SubtitleSettings | undefined {
 	const format = this.getNodeParameter('subtitles', itemIndex, 'none') as string;
 	if (format === 'none') return undefined;
 	if (format !== 'srt' && format !== 'vtt') throw check.fail('Subtitles', `must be None, SRT or WebVTT, got ${JSON.stringify(format)}`);
@@ -102,6 +105,7 @@ export function readSubtitles(this: IExecuteFunctions, check: ParameterValidator
 	const maxLineChars = whole('Max Characters per Line', this.getNodeParameter('subtitleLineChars', itemIndex, DEFAULT_LINE_CHARS), MIN_LINE_CHARS, 100);
 	const maxLines = whole('Max Lines per Cue', this.getNodeParameter('subtitleLines', itemIndex, DEFAULT_LINES), 1, 3);
 	const field = check.requiredText('Put Subtitles in Field', this.getNodeParameter('subtitleBinaryPropertyName', itemIndex, 'subtitles')).trim();
+	if (field === audioField) throw check.fail('Put Subtitles in Field', `must differ from "Put Output File in Field" (both are "${audioField}")`);
 	return { format, maxLineChars, maxLines, field };
 }
 

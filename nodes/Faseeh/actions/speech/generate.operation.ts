@@ -140,10 +140,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const loudness = readLoudness.call(this, check, itemIndex);
 	// A voice note's bit rate is chosen later, at most 32 kbps: the limiter aims as for a low rate.
 	const normalizer = loudness ? new LoudnessNormalizer(loudness, format, bitRateKbps ?? (voiceNote ? 16 : undefined)) : undefined;
-	const subtitles = readSubtitles.call(this, check, itemIndex);
-	if (subtitles && subtitles.field === outputField) {
-		throw check.fail('Put Subtitles in Field', `must differ from "Put Output File in Field" (both are "${outputField}")`);
-	}
+	const subtitles = readSubtitles.call(this, check, itemIndex, outputField);
 	if (subtitles && voiceNote) throw check.fail('Subtitles', 'are not made for a voice-note preset: choose None, or another Output Format');
 	const fileName = fileNameOption(options, `faseeh-speech-${voiceId.replace(/[^A-Za-z0-9_-]/g, '_')}`);
 	let notes: VoiceNoteWriter | undefined;

@@ -231,10 +231,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const loudness = readLoudness.call(this, check, itemIndex);
 	// Every turn is its own unit: each voice ends at the target, whatever level Faseeh speaks it at.
 	const normalizer = loudness ? new LoudnessNormalizer(loudness, format, bitRateKbps) : undefined;
-	const subtitles = readSubtitles.call(this, check, itemIndex);
-	if (subtitles && subtitles.field === outputField) {
-		throw check.fail('Put Subtitles in Field', `must differ from "Put Output File in Field" (both are "${outputField}")`);
-	}
+	const subtitles = readSubtitles.call(this, check, itemIndex, outputField);
 
 	// Every turn is spoken like a long text: its pieces, flattened in order, go through one
 	// synthesizePieces, so pieces of the next turns are requested while earlier ones are joined.
