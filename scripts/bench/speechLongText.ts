@@ -4,6 +4,8 @@
  * request after LATENCY_MS, with the account's plan limit 2 and 5 (credential plan, and the sandbox
  * refusing more with 429). Wall time is compared with the ideal: pieces × latency / plan limit.
  */
+import type { IDataObject, INodeParameters } from 'n8n-workflow';
+
 import { FaseehApi } from '../../credentials/FaseehApi.credentials';
 import { splitForSpeech, validateSpeechText } from '../../nodes/shared/speech/split';
 import { cleanupHarness, NODE_UNDER_TEST, runNode } from '../../test/harness/n8nHarness';
@@ -91,68 +93,42 @@ export async function runSpeechLongText(requestedReps: number): Promise<LongText
 		for (const { plan, limit } of PLANS) {
 			const sandbox = await startRemoteSandbox({ latencyMs: LONG_TEXT_LATENCY_MS, maxConcurrent: limit });
 			try {
-				const row: LongTextRow = { planLimit: limit, pieces, idealMs: (pieces * LONG_TEXT_LATENCY_MS) / limit, nodeMs: [], maxInFlight: 0, refused429: 0 };
-				for (let rep = 0; rep <= reps; rep++) {
-					await sandbox.reset();
-					const result = await runNode({
-						nodeType: new Faseeh(),
-						parameters: {
-							resource: 'speech',
-							operation: 'generate',
-							voiceId: { __rl: true, mode: 'id', value: 'ar-najdi-male-2' },
-							text: '={{ $json.text }}',
-							model: 'faseeh-mini-v1-preview',
-							stability: 0.5,
-							options: { concurrency: 10, maxCharacters: LONG_TEXT_MAX_CHARACTERS },
-						},
-						items: [{ json: { text } }],
-						credentials: { faseehApi: { apiKey: sandbox.apiKey, baseUrl: sandbox.baseUrl, plan } },
-						credentialTypes: [new FaseehApi()],
-						binaryMode: 'filesystem',
-					});
-					if (result.error) throw new Error(`the node failed: ${result.error.message}`);
-					if (result.items[0]?.json.pieces !== pieces) throw new Error(`expected ${pieces} pieces, got ${String(result.items[0]?.json.pieces)}`);
-					const task = result.run?.data.resultData.runData[NODE_UNDER_TEST]?.[0];
-					if (!task) throw new Error('the node under test did not run');
-					const stats = await sandbox.stats();
-					if (rep === 0) continue; // warm-up
-					row.nodeMs.push(task.executionTime);
-					row.maxInFlight = Math.max(row.maxInFlight, stats.maxInFlight);
-					row.refused429 += stats.requests.filter((request) => request.status === 429).length;
-				}
+				// The node run reps + 1 times (the first a warm-up) on one item, checked to have sent `expected` pieces.
+				const measure = async (what: string, expected: number, parameters: INodeParameters, item: IDataObject): Promise<LongTextRow> => {
+					const row: LongTextRow = { planLimit: limit, pieces: expected, idealMs: (expected * LONG_TEXT_LATENCY_MS) / limit, nodeMs: [], maxInFlight: 0, refused429: 0 };
+					for (let rep = 0; rep <= reps; rep++) {
+						await sandbox.reset();
+						const result = await runNode({
+							nodeType: new Faseeh(),
+							parameters: { ...parameters, model: 'faseeh-mini-v1-preview', stability: 0.5, options: { concurrency: 10, maxCharacters: LONG_TEXT_MAX_CHARACTERS } },
+							items: [{ json: item }],
+							credentials: { faseehApi: { apiKey: sandbox.apiKey, baseUrl: sandbox.baseUrl, plan } },
+							credentialTypes: [new FaseehApi()],
+							binaryMode: 'filesystem',
+						});
+						if (result.error) throw new Error(`${what} failed: ${result.error.message}`);
+						if (result.items[0]?.json.pieces !== expected) throw new Error(`expected ${expected} pieces, got ${String(result.items[0]?.json.pieces)}`);
+						const task = result.run?.data.resultData.runData[NODE_UNDER_TEST]?.[0];
+						if (!task) throw new Error('the node under test did not run');
+						const stats = await sandbox.stats();
+						if (rep === 0) continue; // warm-up
+						row.nodeMs.push(task.executionTime);
+						row.maxInFlight = Math.max(row.maxInFlight, stats.maxInFlight);
+						row.refused429 += stats.requests.filter((request) => request.status === 429).length;
+					}
+					return row;
+				};
+				const row = await measure(
+					'the node',
+					pieces,
+					{ resource: 'speech', operation: 'generate', voiceId: { __rl: true, mode: 'id', value: 'ar-najdi-male-2' }, text: '={{ $json.text }}' },
+					{ text },
+				);
 				log(`speech long text, plan ${limit}: ${pieces} pieces, median ${fmt(median(row.nodeMs), 0)} ms, ideal ${fmt(row.idealMs, 0)} ms`);
 				rows.push(row);
 
 				// Speech → Generate Dialogue: the turns' pieces through one queue.
-				const dialogue: LongTextRow = { planLimit: limit, pieces: dialoguePieces, idealMs: (dialoguePieces * LONG_TEXT_LATENCY_MS) / limit, nodeMs: [], maxInFlight: 0, refused429: 0 };
-				for (let rep = 0; rep <= reps; rep++) {
-					await sandbox.reset();
-					const result = await runNode({
-						nodeType: new Faseeh(),
-						parameters: {
-							resource: 'speech',
-							operation: 'generateDialogue',
-							turnsInput: 'json',
-							turnsJson: '={{ $json.turns }}',
-							model: 'faseeh-mini-v1-preview',
-							stability: 0.5,
-							options: { concurrency: 10, maxCharacters: LONG_TEXT_MAX_CHARACTERS },
-						},
-						items: [{ json: { turns } }],
-						credentials: { faseehApi: { apiKey: sandbox.apiKey, baseUrl: sandbox.baseUrl, plan } },
-						credentialTypes: [new FaseehApi()],
-						binaryMode: 'filesystem',
-					});
-					if (result.error) throw new Error(`the dialogue failed: ${result.error.message}`);
-					if (result.items[0]?.json.pieces !== dialoguePieces) throw new Error(`expected ${dialoguePieces} pieces, got ${String(result.items[0]?.json.pieces)}`);
-					const task = result.run?.data.resultData.runData[NODE_UNDER_TEST]?.[0];
-					if (!task) throw new Error('the node under test did not run');
-					const stats = await sandbox.stats();
-					if (rep === 0) continue; // warm-up
-					dialogue.nodeMs.push(task.executionTime);
-					dialogue.maxInFlight = Math.max(dialogue.maxInFlight, stats.maxInFlight);
-					dialogue.refused429 += stats.requests.filter((request) => request.status === 429).length;
-				}
+				const dialogue = await measure('the dialogue', dialoguePieces, { resource: 'speech', operation: 'generateDialogue', turnsInput: 'json', turnsJson: '={{ $json.turns }}' }, { turns });
 				log(`speech dialogue, plan ${limit}: ${DIALOGUE_TURNS} turns, ${dialoguePieces} pieces, median ${fmt(median(dialogue.nodeMs), 0)} ms, ideal ${fmt(dialogue.idealMs, 0)} ms`);
 				dialogueRows.push(dialogue);
 			} finally {
