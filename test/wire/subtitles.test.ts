@@ -173,6 +173,11 @@ describe('Subtitles from Speech → Generate', () => {
 			{ resource: 'speech', operation: 'generateDialogue', turnsInput: 'json', turnsJson: '[{"voice_id": "ar-najdi-male-2", "text": "مرحبا بكم جميعا"}]', model: MODEL, stability: 0.5, subtitles: 'srt', subtitleLineChars: 5, options: {} },
 			'Parameter "Max Characters per Line" must be a number from 10 to 100, got 5 [item 0]',
 		],
+		[
+			'Dialogue',
+			{ resource: 'speech', operation: 'generateDialogue', turnsInput: 'json', turnsJson: '[{"voice_id": "ar-najdi-male-2", "text": "مرحبا بكم جميعا"}]', model: MODEL, stability: 0.5, subtitles: 'srt', binaryPropertyName: 'audio', subtitleBinaryPropertyName: 'audio', options: {} },
+			'Parameter "Put Subtitles in Field" must differ from "Put Output File in Field" (both are "audio") [item 0]',
+		],
 	])('%s: a cue length below 10 (or another bad subtitle setting) is refused before any request', async (_operation, parameters, message) => {
 		const result = await runAgainst(sandbox, new Faseeh(), parameters as INodeParameters, [{ json: {} }]);
 		expect(result.error?.message).toBe(message);
